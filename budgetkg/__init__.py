@@ -1,0 +1,1 @@
+"""budgetkg: budget PDFs → linked-data knowledge graph."""
