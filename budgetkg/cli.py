@@ -1,0 +1,122 @@
+"""The `budgetkg` command: build, validate, query, serve, publish."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from budgetkg.build import DEFAULT_BASE_URI, BuildOptions, build
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="budgetkg")
+def main() -> None:
+    """Turn budget PDFs (部门预算/部门决算) into a validated linked-data knowledge graph."""
+
+
+@main.command("build")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out", default=Path("build"), show_default=True, type=click.Path(path_type=Path),
+              help="Output directory (replaced in one step when the build is complete).")
+@click.option("--base-uri", default=DEFAULT_BASE_URI, show_default=True, help="Base of every IRI the graph mints.")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64), help="Parallel parser processes.")
+@click.option("--tolerance", default=None, help="Rounding tolerance per printed figure, in the printed unit (default 0.005).")
+@click.option("--no-validate", is_flag=True, help="Skip SHACL validation.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def build_command(
+    inputs: tuple[Path, ...], out: Path, base_uri: str, jobs: int, tolerance: str | None, no_validate: bool, quiet: bool
+) -> None:
+    """Read PDF files and folders of PDFs; write lines.csv, the graph, dumps, catalog, report."""
+    options = BuildOptions(
+        out=out, base_uri=base_uri, jobs=jobs, progress=not quiet, validate=not no_validate, tolerance=tolerance
+    )
+    try:
+        result = build(list(inputs), options, echo=lambda m: click.echo(m, err=True))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"built {len(result.documents)} document(s) ({result.reused} unchanged, reused) into {out}: "
+        f"{result.lines} amounts, {result.triples} triples; {len(result.failures)} failed",
+        err=True,
+    )
+    if result.failures:
+        for failure in result.failures:
+            click.echo(f"failed: {failure.path}: {failure.reason}", err=True)
+        sys.exit(1)
+
+
+@main.command("validate")
+@click.argument("build_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--fail-on", type=click.Choice(["violation", "warning", "never"]), default="violation", show_default=True)
+@click.option("--tolerance", default=None, help="Rounding tolerance per printed figure (default 0.005).")
+def validate_command(build_dir: Path, fail_on: str, tolerance: str | None) -> None:
+    """Re-validate a build; exit 1 when findings reach --fail-on (for a portal's CI)."""
+    from budgetkg.validation import revalidate
+
+    if not (build_dir / "build.json").exists():
+        raise click.ClickException(f"{build_dir} is not a budgetkg build (no build.json)")
+    try:
+        report = revalidate(build_dir, tolerance)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(report.summary_text())
+    counts = report.counts()
+    if fail_on == "violation" and counts["Violation"]:
+        sys.exit(1)
+    if fail_on == "warning" and (counts["Violation"] or counts["Warning"]):
+        sys.exit(1)
+
+
+@main.command("query")
+@click.option("--store", "build_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A build directory (or its store/ folder).")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "tsv", "xml", "turtle", "ntriples"]), default=None)
+@click.argument("sparql")
+def query_command(build_dir: Path, fmt: str | None, sparql: str) -> None:
+    """Run a SPARQL query (text, or @file.rq) on a build's store and print standard results."""
+    from budgetkg.query import QueryError, run_query
+
+    if sparql.startswith("@"):
+        sparql = Path(sparql[1:]).read_text(encoding="utf-8")
+    try:
+        data = run_query(build_dir, sparql, fmt)
+    except QueryError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.stdout.buffer.write(data)
+
+
+@main.command("serve")
+@click.argument("build_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--timeout", default=10.0, show_default=True, type=float, help="Seconds a query may run.")
+@click.option("--max-rows", default=10000, show_default=True, type=int, help="Result-size cap.")
+@click.option("--workers", default=2, show_default=True, type=int, help="Query worker processes.")
+def serve_command(build_dir: Path, host: str, port: int, timeout: float, max_rows: int, workers: int) -> None:
+    """Serve a build read-only: SPARQL endpoint, resource pages, dumps and catalog."""
+    from budgetkg.serve.app import ServeConfig, run
+
+    config = ServeConfig(timeout=timeout, max_rows=max_rows, workers=workers)
+    run(build_dir, host, port, config)
+
+
+@main.command("publish")
+@click.argument("build_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--to", "target", type=click.Choice(["virtuoso"]), required=True)
+@click.option("--isql-port", default=1111, show_default=True, type=int)
+@click.option("--http-port", default=8890, show_default=True, type=int)
+@click.option("--user", default="dba", show_default=True)
+@click.option("--password", default="dba", show_default=True, envvar="BUDGETKG_VIRTUOSO_PASSWORD")
+def publish_command(build_dir: Path, target: str, isql_port: int, http_port: int, user: str, password: str) -> None:
+    """Load a build's dumps into a scalable SPARQL engine (one named graph per document)."""
+    from budgetkg.publish import VirtuosoConfig, publish_to_virtuoso
+
+    config = VirtuosoConfig(isql_port=isql_port, http_port=http_port, user=user, password=password)
+    report = publish_to_virtuoso(build_dir, config)
+    click.echo(str(report))
+
+
+if __name__ == "__main__":
+    main()

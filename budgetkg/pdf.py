@@ -1,0 +1,129 @@
+"""Stage 1: read a PDF's text layer and rules with pdfplumber.
+
+Everything later works on words with coordinates and on the ruled lines, never on page
+numbers or positions learned from one sample, so one reader serves grid, horizontally ruled
+and unruled tables alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import pdfplumber
+from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+from pdfminer.pdfparser import PDFSyntaxError
+from pdfminer.psparser import PSException
+
+from budgetkg.model import InputError, PageText, Rule, SourceFile, TextLine, Word
+
+# pdfminer logs every recoverable syntax oddity; a reader of real documents must not spam.
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
+
+#: Characters closer than this (pt) belong to one word. CJK text has no gaps at all; numbers in
+#: neighbouring columns are always further apart than this.
+X_TOLERANCE = 2.0
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_pdf(path: Path) -> tuple[SourceFile, list[PageText]]:
+    """Open one PDF and return its pages, or raise InputError with a one-line reason."""
+    name = str(path)
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(1024)
+    except OSError as exc:
+        raise InputError(name, f"cannot be read ({exc.strerror})") from None
+    if b"%PDF-" not in magic:
+        raise InputError(name, "is not a PDF file (no %PDF- header)")
+    try:
+        with pdfplumber.open(path) as pdf:
+            pages = [_read_page(page, i + 1) for i, page in enumerate(pdf.pages)]
+    except (PDFPasswordIncorrect, PDFEncryptionError):
+        raise InputError(name, "is encrypted (password protected); cannot read its text") from None
+    except (PDFSyntaxError, PSException, ValueError, KeyError, TypeError, AssertionError) as exc:
+        raise InputError(name, f"is damaged and cannot be parsed ({type(exc).__name__})") from None
+    except Exception as exc:  # pdfplumber wraps pdfminer's many ad-hoc error types
+        if _is_encryption_error(exc):
+            raise InputError(name, "is encrypted (password protected); cannot read its text") from None
+        raise InputError(name, f"is damaged and cannot be parsed ({_root(exc)})") from None
+    if not pages:
+        raise InputError(name, "has no pages")
+    if not any(p.lines for p in pages):
+        raise InputError(name, "has no text layer (a scanned document?); OCR it first")
+    source = SourceFile(path=name, name=path.name, sha256=sha256_of(path), page_count=len(pages))
+    return source, pages
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo:
+        e = todo.pop()
+        if isinstance(e, BaseException) and e not in chain:
+            chain.append(e)
+            todo.extend([e.__cause__, e.__context__, *e.args])
+    return chain
+
+
+def _is_encryption_error(exc: BaseException) -> bool:
+    return any(
+        isinstance(e, PDFPasswordIncorrect | PDFEncryptionError)
+        or "password" in str(e).lower()
+        or "encrypt" in str(e).lower()
+        for e in _causes(exc)
+    )
+
+
+def _root(exc: BaseException) -> str:
+    deepest = _causes(exc)[-1]
+    return type(deepest).__name__
+
+
+def _read_page(page: pdfplumber.page.Page, number: int) -> PageText:
+    raw = page.extract_words(x_tolerance=X_TOLERANCE, y_tolerance=2, keep_blank_chars=True)
+    words = [
+        Word(w["text"].strip(), float(w["x0"]), float(w["x1"]), float(w["top"]), float(w["bottom"]))
+        for w in raw
+        if w["text"].strip()
+    ]
+    rules = [_rule(e) for e in page.edges]
+    return PageText(
+        number=number,
+        width=float(page.width),
+        height=float(page.height),
+        lines=tuple(group_lines(words)),
+        rules=tuple(r for r in rules if r is not None),
+        plain_text=page.extract_text() or "",
+    )
+
+
+def _rule(edge: dict) -> Rule | None:
+    x0, x1 = float(edge["x0"]), float(edge["x1"])
+    top, bottom = float(edge["top"]), float(edge["bottom"])
+    if max(x1 - x0, bottom - top) < 3:  # dots and tiny marks are not rules
+        return None
+    return Rule(x0, x1, top, bottom)
+
+
+def group_lines(words: list[Word]) -> list[TextLine]:
+    """Group words into printed lines by their vertical centre."""
+    lines: list[list[Word]] = []
+    for word in sorted(words, key=lambda w: (w.yc, w.x0)):
+        height = word.bottom - word.top
+        if lines:
+            last = lines[-1]
+            ref = sum(w.yc for w in last) / len(last)
+            if abs(word.yc - ref) <= max(1.5, 0.3 * height):
+                last.append(word)
+                continue
+        lines.append([word])
+    return [TextLine(tuple(sorted(line, key=lambda w: w.x0))) for line in lines]
