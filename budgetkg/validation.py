@@ -40,6 +40,20 @@ DEFAULT_TOLERANCE = Decimal("0.005")
 SEVERITY_ORDER = {"Violation": 0, "Warning": 1, "Info": 2}
 
 
+def _cheap_truthiness() -> None:
+    """pyshacl evaluates `datagraph or shapes_graph` once per result; on an Oxigraph-backed
+    data graph that counts every triple each time (seconds per document). A data graph handed
+    to pyshacl here is never empty, so its truth value need not count anything."""
+    from pyshacl import graph_abstraction
+
+    cls = getattr(graph_abstraction, "OxigraphDataGraph", None)
+    if cls is not None and "__bool__" not in cls.__dict__:
+        cls.__bool__ = lambda self: True
+
+
+_cheap_truthiness()
+
+
 @cache
 def shapes_graph() -> rdflib.Graph:
     """All shapes/*.ttl, plus the Warning-severity rounding twin of each arithmetic check."""
@@ -243,10 +257,10 @@ def _locate(store: Store, focus: str, value: str | None) -> tuple[str, int, str,
             pages.add(int(sol["page"].value))
     if not table:
         for sol in store.query(
-            f"SELECT ?l ?n ?p WHERE {{ <{focus}> <{RDFS}label> ?l ; <{BK}tableNumber> ?n . OPTIONAL {{ <{focus}> <{BK}page> ?p }} }}"
+            f"SELECT ?l ?n ?p WHERE {{ <{node}> <{RDFS}label> ?l ; <{BK}tableNumber> ?n . OPTIONAL {{ <{node}> <{BK}page> ?p }} }}"
         ):
             table, table_no = sol["l"].value, int(sol["n"].value)
-            if not row and sol["p"] is not None and value is None:
+            if not row and sol["p"] is not None:
                 pages.add(int(sol["p"].value))
     return table, table_no, row, tuple(sorted(pages))
 
