@@ -116,6 +116,8 @@ def publish_command(build_dir: Path, target: str, isql_port: int, http_port: int
     config = VirtuosoConfig(isql_port=isql_port, http_port=http_port, user=user, password=password)
     report = publish_to_virtuoso(build_dir, config)
     click.echo(str(report))
+    if not report.ok:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

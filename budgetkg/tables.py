@@ -165,6 +165,8 @@ def _looks_like_title(line: TextLine, page: PageText, squashed: str) -> bool:
 class _Column:
     x0: float
     x1: float
+    ink0: float | None = None  # extent of the body text (unruled tables only)
+    ink1: float | None = None
     parents: list[tuple[float, str]] = field(default_factory=list)
     fragments: list[tuple[float, float, str]] = field(default_factory=list)
 
@@ -187,12 +189,13 @@ def _rebuild(found: _Found) -> RawTable:
     columns: list[_Column] | None = None
     header_paths: list[tuple[str, ...]] = []
     rows: list[tuple[list[str], set[int]]] = []
+    all_bodies = _bodies_by_width(found)
     for seg in found.segments:
         known = header_words | {label for path in header_paths for label in path}
         head, body = _split_header(seg.lines, known if header_words else set(), seg.page)
         if not header_words:
             header_words = {squash(w.text) for ln in head for w in ln.words}
-        seg_columns = _columns(seg.page, head, body, columns)
+        seg_columns = _columns(seg.page, head, body, columns, all_bodies.get(seg.page.width))
         if seg_columns is None:
             warnings.append(f"page {seg.page.number}: no columns could be found")
             continue
@@ -228,6 +231,19 @@ def _rebuild(found: _Found) -> RawTable:
         label=found.label,
         warnings=tuple(warnings),
     )
+
+
+def _bodies_by_width(found: _Found) -> dict[float, list[TextLine]]:
+    """Body lines of all pages of a table, by page width: an unruled table's columns are read
+    from all its rows at once (a page with one short row says little about alignment)."""
+    header_words: set[str] = set()
+    out: dict[float, list[TextLine]] = {}
+    for seg in found.segments:
+        head, body = _split_header(seg.lines, header_words, seg.page)
+        if not header_words:
+            header_words = {squash(w.text) for ln in head for w in ln.words}
+        out.setdefault(seg.page.width, []).extend(body)
+    return out
 
 
 def _split_header(
@@ -305,6 +321,7 @@ def _columns(
     head: list[TextLine],
     body: list[TextLine],
     previous: list[_Column] | None,
+    table_body: list[TextLine] | None = None,
 ) -> list[_Column] | None:
     all_lines = head + body
     if not all_lines:
@@ -318,7 +335,7 @@ def _columns(
         return [_Column(a, b) for a, b in zip(xs, xs[1:], strict=False)]
     if previous is not None and not head:
         return previous
-    return _text_columns(head, body)
+    return _text_columns(head, table_body or body)
 
 
 def _merge_positions(xs: list[float], tol: float) -> list[float]:
@@ -330,48 +347,55 @@ def _merge_positions(xs: list[float], tol: float) -> list[float]:
     return out
 
 
+def _has_words_below(w: Word, head: list[TextLine]) -> bool:
+    """A merged (parent) header cell has the labels of its columns printed below it."""
+    reach = max(30.0, w.x1 - w.x0)
+    return any(
+        o.top > w.bottom - 1 and w.x0 - reach <= o.xc <= w.x1 + reach
+        for line in head
+        for o in line.words
+        if o is not w
+    )
+
+
 def _text_columns(head: list[TextLine], body: list[TextLine]) -> list[_Column] | None:
-    """Columns of an unruled table: right edges of amounts, left edges of text, header words."""
-    spans: list[list[float]] = []  # [x0, x1]
-
-    def add(x0: float, x1: float, right_aligned: bool) -> None:
-        for s in spans:
-            if right_aligned and abs(s[1] - x1) <= 3:
-                s[0], s[1] = min(s[0], x0), max(s[1], x1)
-                return
-            if not right_aligned and x0 < s[1] and x1 > s[0]:
-                s[0], s[1] = min(s[0], x0), max(s[1], x1)
-                return
-        spans.append([x0, x1])
-
-    for line in body:
-        for w in line.words:
-            if is_number_like(w.text):
-                add(w.x0, w.x1, True)
-    amount_spans = [tuple(s) for s in spans]
-    for line in body:
-        for w in line.words:
-            if not is_number_like(w.text) and not any(a[0] - 2 <= w.xc <= a[1] + 2 for a in amount_spans):
-                add(w.x0, w.x1, False)
+    """Columns of an unruled table: the vertical gutters that no body text crosses separate
+    them. A header word over a gutter is a merged parent cell when labels stand below it;
+    otherwise it labels the nearest unlabelled column, or a column printed all blank."""
+    spans = _merge_overlapping(sorted([w.x0, w.x1] for line in body for w in line.words))
+    labelled = [False] * len(spans)
     for line in head:
         for w in line.words:
-            if not any(s[0] - 2 <= w.xc <= s[1] + 2 for s in spans):
-                add(w.x0, w.x1, False)
-    spans = _merge_overlapping(sorted(spans))
+            for i, sp in enumerate(spans):
+                if w.x0 < sp[1] and w.x1 > sp[0]:
+                    labelled[i] = True
+    extra: list[list[float]] = []
+    for line in head:
+        for w in line.words:
+            if any(w.x0 < sp[1] and w.x1 > sp[0] for sp in spans) or _has_words_below(w, head):
+                continue
+            free = [i for i in range(len(spans)) if not labelled[i]]
+            near = min(free, key=lambda i: min(abs(spans[i][0] - w.x1), abs(w.x0 - spans[i][1])), default=None)
+            if near is not None and min(abs(spans[near][0] - w.x1), abs(w.x0 - spans[near][1])) < 40:
+                spans[near] = [min(spans[near][0], w.x0), max(spans[near][1], w.x1)]
+                labelled[near] = True
+            else:
+                extra.append([w.x0, w.x1])
+    spans = _merge_overlapping(sorted(spans + extra))
     if not spans:
         return None
     cols: list[_Column] = []
     for i, (x0, x1) in enumerate(spans):
-        left = x0 if i == 0 else (spans[i - 1][1] + x0) / 2
-        right = x1 if i == len(spans) - 1 else (x1 + spans[i + 1][0]) / 2
-        cols.append(_Column(left - (2 if i == 0 else 0), right + (2 if i == len(spans) - 1 else 0)))
+        left = x0 - 2 if i == 0 else (spans[i - 1][1] + x0) / 2
+        right = x1 + 2 if i == len(spans) - 1 else (x1 + spans[i + 1][0]) / 2
+        cols.append(_Column(left, right, x0, x1))
     return cols
 
 
 def _merge_overlapping(spans: list[list[float]]) -> list[list[float]]:
     out: list[list[float]] = []
     for s in spans:
-        if out and s[0] < out[-1][1] - 1:
+        if out and s[0] < out[-1][1] + 0.5:
             out[-1][1] = max(out[-1][1], s[1])
         else:
             out.append(list(s))
@@ -405,7 +429,7 @@ def _header_paths(
     spanning: dict[tuple[tuple[int, ...], int], list[Word]] = {}
     for line in head:
         for w in line.words:
-            span = _cell_span(w, columns, verticals)
+            span = _cell_span(w, columns, verticals, head)
             if len(span) > 1:
                 spanning.setdefault((tuple(span), round(w.yc / 3)), []).append(w)
             elif span:
@@ -425,8 +449,12 @@ def _header_paths(
     return paths
 
 
-def _cell_span(w: Word, columns: list[_Column], verticals: list[Rule]) -> list[int]:
-    """Columns a header word's cell covers: up to the nearest rules that reach its line."""
+def _cell_span(
+    w: Word, columns: list[_Column], verticals: list[Rule], head: list[TextLine] | None = None
+) -> list[int]:
+    """Columns a header word's cell covers: up to the nearest rules that reach its line; in
+    unruled tables, the columns whose text it overlaps (both sides of the gutter it sits over,
+    when it is a merged parent cell)."""
     reach = [r.x0 for r in verticals if r.top <= w.yc <= r.bottom]
     if len(reach) >= 2:
         lefts = [x for x in reach if x <= w.x0 + 1]
@@ -436,6 +464,25 @@ def _cell_span(w: Word, columns: list[_Column], verticals: list[Rule]) -> list[i
             span = [i for i, c in enumerate(columns) if c.xc > left and c.xc < right]
             if span:
                 return span
+    if head is not None and columns and columns[0].ink0 is not None:
+        over = [i for i, c in enumerate(columns) if w.x0 < (c.ink1 or 0) and w.x1 > (c.ink0 or 0)]
+        if len(over) > 1:
+            below = {
+                _column_of(columns, o.xc)
+                for line in head
+                for o in line.words
+                if o.top > w.bottom - 1 and w.x0 - 2 <= o.xc <= w.x1 + 2
+            }
+            if len(below & set(over)) > 1:
+                return over  # a merged cell over the labels of several columns
+            return [max(over, key=lambda i: min(w.x1, columns[i].ink1 or 0) - max(w.x0, columns[i].ink0 or 0))]
+        if not over and _has_words_below(w, head):
+            i = _column_of(columns, w.xc)
+            if i is not None:
+                c = columns[i]
+                side = i + 1 if w.xc > ((c.ink0 or 0) + (c.ink1 or 0)) / 2 else i - 1
+                if 0 <= side < len(columns):
+                    return sorted({i, side})
     i = _column_of(columns, w.xc)
     return [] if i is None else [i]
 
