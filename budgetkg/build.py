@@ -177,7 +177,10 @@ def build(inputs: list[Path], options: BuildOptions, echo: Callable[[str], None]
 
 
 def _publish_stages(
-    documents: list[Document], tmp: Path, options: BuildOptions, result: BuildResult,
+    documents: list[Document],
+    tmp: Path,
+    options: BuildOptions,
+    result: BuildResult,
     echo: Callable[[str], None],
 ) -> None:
     """Graph, store, dumps and validation (later stages)."""
@@ -220,7 +223,9 @@ def _publish_stages(
         ],
         "failures": [{"file": f.path, "reason": f.reason} for f in result.failures],
     }
-    (tmp / "build.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (tmp / "build.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
 
 
 def _swap(tmp: Path, out: Path) -> None:

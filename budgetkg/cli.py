@@ -18,11 +18,21 @@ def main() -> None:
 
 @main.command("build")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out", default=Path("build"), show_default=True, type=click.Path(path_type=Path),
-              help="Output directory (replaced in one step when the build is complete).")
+@click.option(
+    "--out",
+    "out",
+    default=Path("build"),
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Output directory (replaced in one step when the build is complete).",
+)
 @click.option("--base-uri", default=DEFAULT_BASE_URI, show_default=True, help="Base of every IRI the graph mints.")
-@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64), help="Parallel parser processes.")
-@click.option("--tolerance", default=None, help="Rounding tolerance per printed figure, in the printed unit (default 0.005).")
+@click.option(
+    "--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64), help="Parallel parser processes."
+)
+@click.option(
+    "--tolerance", default=None, help="Rounding tolerance per printed figure, in the printed unit (default 0.005)."
+)
 @click.option("--no-validate", is_flag=True, help="Skip SHACL validation.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def build_command(
@@ -70,8 +80,13 @@ def validate_command(build_dir: Path, fail_on: str, tolerance: str | None) -> No
 
 
 @main.command("query")
-@click.option("--store", "build_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A build directory (or its store/ folder).")
+@click.option(
+    "--store",
+    "build_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A build directory (or its store/ folder).",
+)
 @click.option("--format", "fmt", type=click.Choice(["json", "csv", "tsv", "xml", "turtle", "ntriples"]), default=None)
 @click.argument("sparql")
 def query_command(build_dir: Path, fmt: str | None, sparql: str) -> None:

@@ -83,9 +83,11 @@ def write_exports(
     (dumps / "budgetkg.jsonld").write_bytes(serialize(merged, format=RdfFormat.JSON_LD, prefixes=PREFIXES))
     catalog = _catalog(out, builder, merged, per_document, documents)
     _turtle(sorted_unique(catalog), out / "catalog.ttl")
-    (out / "catalog.jsonld").write_bytes(
-        serialize(sorted_unique(catalog), format=RdfFormat.JSON_LD, prefixes=PREFIXES)
-    )
+    (out / "catalog.jsonld").write_bytes(serialize(sorted_unique(catalog), format=RdfFormat.JSON_LD, prefixes=PREFIXES))
+
+
+def _phase_en(doc: Document) -> str:
+    return "final accounts" if doc.phase == "final" else "budget"
 
 
 def _file_facts(path: Path) -> tuple[int, str]:
@@ -143,9 +145,15 @@ def _catalog(
     add(catalog, RDF + "type", NamedNode(DCAT + "Catalog"))
     add(catalog, DCT + "title", Literal("budgetkg 部门预算知识图谱", language="zh"))
     add(catalog, DCT + "title", Literal("budgetkg department budgets knowledge graph", language="en"))
-    add(catalog, DCT + "description", Literal(
-        "Chinese government department budgets and final accounts read from their published PDFs, "
-        "as RDF Data Cube observations with provenance.", language="en"))
+    add(
+        catalog,
+        DCT + "description",
+        Literal(
+            "Chinese government department budgets and final accounts read from their published PDFs, "
+            "as RDF Data Cube observations with provenance.",
+            language="en",
+        ),
+    )
     add(catalog, DCAT + "dataset", NamedNode(main))
     add(catalog, DCAT + "service", NamedNode(service))
     add(service, RDF + "type", NamedNode(DCAT + "DataService"))
@@ -195,9 +203,11 @@ def _catalog(
         add(iri, RDF + "type", NamedNode(DCAT + "Dataset"))
         add(iri, RDF + "type", NamedNode(VOID + "Dataset"))
         add(iri, DCT + "title", Literal(f"{doc.department}{doc.year}年部门{doc.kind}", language="zh"))
-        add(iri, DCT + "title", Literal(
-            f"{doc.year} {'final accounts' if doc.phase == 'final' else 'budget'} of {builder.org_key(doc.department)}",
-            language="en"))
+        add(
+            iri,
+            DCT + "title",
+            Literal(f"{doc.year} {_phase_en(doc)} of {builder.org_key(doc.department)}", language="en"),
+        )
         add(iri, DCT + "publisher", NamedNode(builder.org_iri(doc.department)))
         add(builder.org_iri(doc.department), RDF + "type", NamedNode(FOAF + "Agent"))
         add(builder.org_iri(doc.department), RDFS + "label", Literal(doc.department, language="zh"))

@@ -54,7 +54,9 @@ PREFIXES = {
 
 SCHEMES = {"functional": "func", "economic": "econ"}
 MULTIPLIER = {"元": 0, "千元": 3, "万元": 4, "亿元": 8}
-ORDINAL = re.compile(r"^(?:其中[：:])?\s*(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[.、．])\s*")
+ORDINAL = re.compile(
+    r"^(?:其中[：:])?\s*(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[.、．])\s*"
+)
 _IRI_UNSAFE = re.compile(r'[\x00-\x20<>"{}|\\^`/?#%\[\]]')
 
 
@@ -102,7 +104,10 @@ def code_list(scheme: str) -> dict[str, CodeEntry]:
         for row in csv.DictReader(fh):
             notation = row["notation"].strip()
             out[notation] = CodeEntry(
-                notation, row.get("label_zh", "").strip(), row.get("label_en", "").strip(), row.get("parent", "").strip()
+                notation,
+                row.get("label_zh", "").strip(),
+                row.get("label_en", "").strip(),
+                row.get("parent", "").strip(),
             )
     return out
 
@@ -315,7 +320,9 @@ class GraphBuilder:
             if n > 1:
                 key = f"{key}~{n}"
             for amount in row.amounts:
-                obs = nn(f"{self.budget_iri(doc)}/obs/{iri_segment(table.kind)}/{key}/{iri_segment(amount.measure_key)}")
+                obs = nn(
+                    f"{self.budget_iri(doc)}/obs/{iri_segment(table.kind)}/{key}/{iri_segment(amount.measure_key)}"
+                )
                 yield Triple(obs, A, nn(QB + "Observation"))
                 yield Triple(obs, nn(QB + "dataSet"), budget)
                 yield Triple(obs, nn(BK + "budget"), budget)
@@ -334,13 +341,19 @@ class GraphBuilder:
                 yield Triple(obs, nn(BK + "column"), nn(column))
                 yield Triple(obs, nn(BK + "columnLabel"), lit(" / ".join(amount.measure), "zh"))
                 if row.side is not None:
-                    yield Triple(obs, nn(BK + "side"), nn(BK + ("Income" if row.side is Side.INCOME else "Expenditure")))
+                    yield Triple(
+                        obs, nn(BK + "side"), nn(BK + ("Income" if row.side is Side.INCOME else "Expenditure"))
+                    )
                 yield Triple(obs, nn(BK + "amount"), decimal_literal(amount.value))
                 yield Triple(obs, nn(BK + "amountInYuan"), decimal_literal(amount.value.scaleb(mult)))
                 yield Triple(obs, nn(SDMX_ATTR + "unitMeasure"), nn(CNY))
                 yield Triple(obs, nn(SDMX_ATTR + "unitMult"), typed(mult, "integer"))
                 yield Triple(obs, nn(BK + "currencyUnit"), lit(table.currency_unit, "zh"))
-                yield Triple(obs, nn(BK + "isTotal"), typed("true" if row.kind in (RowKind.TOTAL, RowKind.UNIT) else "false", "boolean"))
+                yield Triple(
+                    obs,
+                    nn(BK + "isTotal"),
+                    typed("true" if row.kind in (RowKind.TOTAL, RowKind.UNIT) else "false", "boolean"),
+                )
                 yield Triple(obs, nn(BK + "rowKind"), lit(row.kind.value))
                 yield Triple(obs, nn(BK + "rowLabel"), lit(row.label, "zh"))
                 yield Triple(obs, nn(BK + "rowIndex"), typed(row.index, "integer"))
@@ -397,7 +410,9 @@ class GraphBuilder:
         if row.code and scheme:
             self._concepts.setdefault((scheme, row.code), squash(row.label))
             return self.concept_iri(scheme, row.code), scheme
-        if row.kind is RowKind.ITEM and (table.code_scheme == "functional-class-names" and row.side is Side.EXPENDITURE):
+        if row.kind is RowKind.ITEM and (
+            table.code_scheme == "functional-class-names" and row.side is Side.EXPENDITURE
+        ):
             code = self.resolve_name("functional", row.label, level=1)
             if code:
                 self._scheme_years.add(("functional", year))
@@ -455,17 +470,28 @@ class GraphBuilder:
 
     def _reference(self) -> Iterator[Triple]:
         yield from _ontology_triples()
-        for (scheme, year) in sorted(self._scheme_years):
+        for scheme, year in sorted(self._scheme_years):
             node = nn(self.scheme_iri(scheme, year))
             zh = "支出功能分类科目" if scheme == "functional" else "部门预算支出经济分类科目"
-            en = "functional classification of expenditure" if scheme == "functional" else "economic classification of departmental expenditure"
+            en = (
+                "functional classification of expenditure"
+                if scheme == "functional"
+                else "economic classification of departmental expenditure"
+            )
             yield Triple(node, A, nn(SKOS + "ConceptScheme"))
-            yield Triple(node, A, nn(BK + ("FunctionalClassificationScheme" if scheme == "functional" else "EconomicClassificationScheme")))
+            yield Triple(
+                node,
+                A,
+                nn(
+                    BK
+                    + ("FunctionalClassificationScheme" if scheme == "functional" else "EconomicClassificationScheme")
+                ),
+            )
             yield Triple(node, nn(SKOS + "prefLabel"), lit(f"{year}年政府收支分类科目（{zh}）", "zh"))
             yield Triple(node, nn(SKOS + "prefLabel"), lit(f"{year} {en}", "en"))
             yield Triple(node, nn(DCT + "title"), lit(f"{year}年{zh}", "zh"))
         codes: dict[tuple[str, str], set[int]] = {}
-        for (scheme, code) in self._concepts:
+        for scheme, code in self._concepts:
             years = {y for s, y in self._scheme_years if s == scheme}
             c: str | None = code
             while c:

@@ -80,7 +80,8 @@ def _split_list(text: str) -> list[str]:
 def read_prose(pages: list[PageText]) -> Prose:
     lines = _lines(pages)
     duties_lines = _section(
-        lines, re.compile(r"^(?:[一二三四五六七八九十]+、)?\s*(?:主要职责|主要职能|部门职责)\s*$"),
+        lines,
+        re.compile(r"^(?:[一二三四五六七八九十]+、)?\s*(?:主要职责|主要职能|部门职责)\s*$"),
         re.compile(rf"^(?:[{NUMERAL}]+、\s*(?:部门)?机构设置|[{NUMERAL}]+、|第[{NUMERAL}]+部分)"),
     )
     duties = [d for d in _items(duties_lines, ITEM_START) if ITEM_START.match(d)]
@@ -109,7 +110,9 @@ def read_prose(pages: list[PageText]) -> Prose:
             para = para[: para.index("如下") + 3]
         explanations.append(para)
     glossary_lines = _section(
-        lines, re.compile(r"^(?:第[一二三四五六七八九十]+部分\s*)?名词解释\s*$"), re.compile(r"^第[一二三四五六七八九十]+部分")
+        lines,
+        re.compile(r"^(?:第[一二三四五六七八九十]+部分\s*)?名词解释\s*$"),
+        re.compile(r"^第[一二三四五六七八九十]+部分"),
     )
     glossary = []
     for entry in _items(glossary_lines, HEADING):

@@ -16,7 +16,6 @@ from budgetkg.model import (
     Document,
     InputError,
     PageText,
-    Prose,
     RawTable,
     Row,
     RowKind,
@@ -157,9 +156,7 @@ def _column_roles(raw: RawTable) -> list[str]:
             roles.append("unit")
         elif CODE_HEADERS.search(leaf) and all(CODE.match(squash(c)) or squash(c).isdigit() for c in cells):
             roles.append("code")
-        elif cells and len(numeric) == len(cells):
-            roles.append("amount")
-        elif not cells and _amount_header(leaf):
+        elif cells and len(numeric) == len(cells) or not cells and _amount_header(leaf):
             roles.append("amount")
         else:
             roles.append("text")
@@ -216,16 +213,14 @@ def _amounts(
 def _split_code(label: str) -> tuple[str | None, str]:
     m = BRACKET_CODE.match(label)
     if m:
-        return m.group(1), label[m.end():].strip()
+        return m.group(1), label[m.end() :].strip()
     m = re.match(r"^(\d{3}(?:\d{2}){0,2})\s+(\S.*)$", label)
     if m:
         return m.group(1), m.group(2)
     return None, label
 
 
-def _listed(
-    raw: RawTable, roles: list[str], mappings: Mappings, department: str, kind: TableKind | None
-) -> list[Row]:
+def _listed(raw: RawTable, roles: list[str], mappings: Mappings, department: str, kind: TableKind | None) -> list[Row]:
     amount_cols = [i for i, r in enumerate(roles) if r == "amount"]
     code_cols = [i for i, r in enumerate(roles) if r == "code"]
     label_col = roles.index("label") if "label" in roles else None

@@ -88,10 +88,7 @@ def _locate(pages: Sequence[PageText], mappings: Mappings) -> list[_Found]:
                 pending_label = squashed
                 continue
             kind = _title_kind(text, mappings)
-            if kind is None and _looks_like_title(line, page, squashed):
-                kind_title = squashed
-            else:
-                kind_title = None
+            kind_title = squashed if kind is None and _looks_like_title(line, page, squashed) else None
             if kind is not None or kind_title is not None:
                 title = squashed
                 if current is not None and normalise_title(current.title) == normalise_title(title):
@@ -142,9 +139,7 @@ def _locate(pages: Sequence[PageText], mappings: Mappings) -> list[_Found]:
 
 def _header_above(line: TextLine, preamble: list[TextLine], page: PageText) -> list[TextLine]:
     """Lines between the table's top rule (or a small gap) and its main header line."""
-    rules_above = [
-        r.top for r in page.rules if r.horizontal and r.top <= line.top and line.top - r.top < 40
-    ]
+    rules_above = [r.top for r in page.rules if r.horizontal and r.top <= line.top and line.top - r.top < 40]
     limit = max(rules_above) if rules_above else line.top - (line.bottom - line.top) * 1.5
     above = [ln for ln in preamble if ln in page.lines and ln.top >= limit - 1]
     return above + [line]
@@ -217,9 +212,7 @@ def _rebuild(found: _Found) -> RawTable:
                 rows[-1][1].add(seg.page.number)
                 continue
             rows.append((cells, {seg.page.number}))
-    raw_rows = tuple(
-        RawRow(tuple(c.strip() for c in cells), tuple(sorted(pages))) for cells, pages in rows
-    )
+    raw_rows = tuple(RawRow(tuple(c.strip() for c in cells), tuple(sorted(pages))) for cells, pages in rows)
     pages = tuple(sorted({s.page.number for s in found.segments}))
     return RawTable(
         title=found.title,
@@ -257,9 +250,7 @@ def _split_header(
         body_top = lines[first_body].top
         head_top = lines[0].top
         cuts = [
-            r.top
-            for r in page.rules
-            if r.horizontal and head_top < r.top < body_top and r.x1 - r.x0 > page.width * 0.3
+            r.top for r in page.rules if r.horizontal and head_top < r.top < body_top and r.x1 - r.x0 > page.width * 0.3
         ]
         if cuts:
             cut = max(cuts)
@@ -268,9 +259,7 @@ def _split_header(
         return lines[:first_body], lines[first_body:]
     joined = "".join(sorted(header_words, key=len, reverse=True))
     n = 0
-    while n < first_body and all(
-        squash(w.text) in header_words or squash(w.text) in joined for w in lines[n].words
-    ):
+    while n < first_body and all(squash(w.text) in header_words or squash(w.text) in joined for w in lines[n].words):
         n += 1
     return lines[:n], lines[n:]
 
@@ -310,9 +299,7 @@ def _cjk_or_punct(ch: str) -> bool:
 
 def _verticals(page: PageText, top: float, bottom: float) -> list[Rule]:
     return [
-        r
-        for r in page.rules
-        if not r.horizontal and r.bottom > top + 2 and r.top < bottom - 2 and r.bottom - r.top > 8
+        r for r in page.rules if not r.horizontal and r.bottom > top + 2 and r.top < bottom - 2 and r.bottom - r.top > 8
     ]
 
 
@@ -351,10 +338,7 @@ def _has_words_below(w: Word, head: list[TextLine]) -> bool:
     """A merged (parent) header cell has the labels of its columns printed below it."""
     reach = max(30.0, w.x1 - w.x0)
     return any(
-        o.top > w.bottom - 1 and w.x0 - reach <= o.xc <= w.x1 + reach
-        for line in head
-        for o in line.words
-        if o is not w
+        o.top > w.bottom - 1 and w.x0 - reach <= o.xc <= w.x1 + reach for line in head for o in line.words if o is not w
     )
 
 
@@ -449,9 +433,7 @@ def _header_paths(
     return paths
 
 
-def _cell_span(
-    w: Word, columns: list[_Column], verticals: list[Rule], head: list[TextLine] | None = None
-) -> list[int]:
+def _cell_span(w: Word, columns: list[_Column], verticals: list[Rule], head: list[TextLine] | None = None) -> list[int]:
     """Columns a header word's cell covers: up to the nearest rules that reach its line; in
     unruled tables, the columns whose text it overlaps (both sides of the gutter it sits over,
     when it is a merged parent cell)."""
@@ -487,9 +469,7 @@ def _cell_span(
     return [] if i is None else [i]
 
 
-def _apply_groups(
-    paths: list[tuple[str, ...]], groups: dict[str, tuple[str, ...]]
-) -> list[tuple[str, ...]]:
+def _apply_groups(paths: list[tuple[str, ...]], groups: dict[str, tuple[str, ...]]) -> list[tuple[str, ...]]:
     """Unruled headers: restore merged group cells that text alignment cannot show."""
     out = list(paths)
     seen_groups: set[str] = set()
@@ -500,8 +480,8 @@ def _apply_groups(
             continue
         leaf = path[0]
         for group, children in groups.items():
-            if leaf.startswith(group) and leaf[len(group):] in children:
-                out[i] = (group, leaf[len(group):])
+            if leaf.startswith(group) and leaf[len(group) :] in children:
+                out[i] = (group, leaf[len(group) :])
                 seen_groups.add(group)
                 break
             if leaf.endswith(group) and leaf[: -len(group)] in children:
@@ -527,11 +507,7 @@ def _horizontal_separators(page: PageText, body: list[TextLine], columns: list[_
     width = columns[-1].x1 - columns[0].x0
     top = min(ln.top for ln in body) - 6
     bottom = max(ln.bottom for ln in body) + 6
-    ys = sorted(
-        r.top
-        for r in page.rules
-        if r.horizontal and top <= r.top <= bottom and (r.x1 - r.x0) >= width * 0.5
-    )
+    ys = sorted(r.top for r in page.rules if r.horizontal and top <= r.top <= bottom and (r.x1 - r.x0) >= width * 0.5)
     return _merge_positions(ys, 1.5)
 
 
@@ -582,9 +558,7 @@ def _rows_by_rules(body: list[TextLine], seps: list[float]) -> list[list[Word]]:
     return [bands[k] for k in sorted(bands)]
 
 
-def _rows_by_text(
-    body: list[TextLine], columns: list[_Column], numeric: set[int]
-) -> list[list[Word]]:
+def _rows_by_text(body: list[TextLine], columns: list[_Column], numeric: set[int]) -> list[list[Word]]:
     """Unruled rows: a row is a line with amounts (or a code / total label); wrapped text in
     each column is attached to the row its block of lines is centred on."""
     anchors = [i for i, ln in enumerate(body) if _is_anchor(ln, columns, numeric)]
@@ -601,9 +575,7 @@ def _rows_by_text(
             col = _column_of(columns, w.xc)
             loose.setdefault(col if col is not None else -1, []).append(w)
     for col, words in loose.items():
-        anchor_words = [
-            w for a in anchors for w in body[a].words if _column_of(columns, w.xc) == col
-        ]
+        anchor_words = [w for a in anchors for w in body[a].words if _column_of(columns, w.xc) == col]
         for block in _blocks(words + anchor_words):
             inside = [a for a in anchors if block[0].top - 1 <= anchor_y[a] <= block[-1].bottom + 1]
             centre = (block[0].top + block[-1].bottom) / 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import string
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -150,7 +151,9 @@ class ValidationReport:
 
 def settings_triples(tolerance: Decimal) -> list[Triple]:
     node = NamedNode(BK + "validationSettings")
-    return [Triple(node, NamedNode(BK + "roundingTolerance"), Literal(str(tolerance), datatype=NamedNode(XSD + "decimal")))]
+    return [
+        Triple(node, NamedNode(BK + "roundingTolerance"), Literal(str(tolerance), datatype=NamedNode(XSD + "decimal")))
+    ]
 
 
 def validate_datasets(
@@ -208,8 +211,16 @@ def _findings(results: rdflib.Graph, store: Store, document: str) -> Iterable[Fi
         if path is not None and not message.startswith("rounding"):
             message = f"{path.n3().rsplit('#', 1)[-1].rstrip('>')}: {message}"
         shape_iri = _shape_of(shapes, shape)
-        check = str(shapes.value(rdflib.URIRef(shape_iri.removesuffix("-Rounding")), rdflib.RDFS.label) or "") if shape_iri else ""
-        labels = [str(o) for o in shapes.objects(rdflib.URIRef(shape_iri.removesuffix("-Rounding")), rdflib.RDFS.label)] if shape_iri else []
+        check = (
+            str(shapes.value(rdflib.URIRef(shape_iri.removesuffix("-Rounding")), rdflib.RDFS.label) or "")
+            if shape_iri
+            else ""
+        )
+        labels = (
+            [str(o) for o in shapes.objects(rdflib.URIRef(shape_iri.removesuffix("-Rounding")), rdflib.RDFS.label)]
+            if shape_iri
+            else []
+        )
         check = next((lab for lab in labels if re.search(r"[a-z]", lab)), check)
         table, table_no, row, pages = _locate(store, focus, str(value) if isinstance(value, rdflib.URIRef) else None)
         diff = re.search(r"difference (-?[\d.]+)", message)
@@ -256,9 +267,11 @@ def _locate(store: Store, focus: str, value: str | None) -> tuple[str, int, str,
         if sol["page"] is not None:
             pages.add(int(sol["page"].value))
     if not table:
-        for sol in store.query(
-            f"SELECT ?l ?n ?p WHERE {{ <{node}> <{RDFS}label> ?l ; <{BK}tableNumber> ?n . OPTIONAL {{ <{node}> <{BK}page> ?p }} }}"
-        ):
+        fallback = (
+            f"SELECT ?l ?n ?p WHERE {{ <{node}> <{RDFS}label> ?l ; <{BK}tableNumber> ?n . "
+            f"OPTIONAL {{ <{node}> <{BK}page> ?p }} }}"
+        )
+        for sol in store.query(fallback):
             table, table_no = sol["l"].value, int(sol["n"].value)
             if not row and sol["p"] is not None:
                 pages.add(int(sol["p"].value))
@@ -271,8 +284,16 @@ def report_triples(report: ValidationReport) -> list[Triple]:
     rep = NamedNode(base + "graph/validation/report")
     out = [
         Triple(rep, NamedNode(RDF + "type"), NamedNode(sh + "ValidationReport")),
-        Triple(rep, NamedNode(sh + "conforms"), Literal("false" if report.counts()["Violation"] else "true", datatype=NamedNode(XSD + "boolean"))),
-        Triple(rep, NamedNode(BK + "roundingTolerance"), Literal(str(report.tolerance), datatype=NamedNode(XSD + "decimal"))),
+        Triple(
+            rep,
+            NamedNode(sh + "conforms"),
+            Literal("false" if report.counts()["Violation"] else "true", datatype=NamedNode(XSD + "boolean")),
+        ),
+        Triple(
+            rep,
+            NamedNode(BK + "roundingTolerance"),
+            Literal(str(report.tolerance), datatype=NamedNode(XSD + "decimal")),
+        ),
     ]
     for f in report.findings:
         node = NamedNode(f"{base}graph/validation/result/{f.iri_key}")
@@ -290,40 +311,42 @@ def report_triples(report: ValidationReport) -> list[Triple]:
         for p in f.pages:
             out.append(Triple(node, NamedNode(BK + "page"), Literal(str(p), datatype=NamedNode(XSD + "integer"))))
         if f.difference:
-            out.append(Triple(node, NamedNode(BK + "difference"), Literal(f.difference, datatype=NamedNode(XSD + "decimal"))))
+            out.append(
+                Triple(node, NamedNode(BK + "difference"), Literal(f.difference, datatype=NamedNode(XSD + "decimal")))
+            )
     return out
 
 
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "report.html"
+
+
 def render_html(report: ValidationReport) -> str:
+    """A report an auditor can work from: counts per check, then every finding in page order."""
     c = report.counts()
     rows = []
     for f in report.findings:
-        pages = ", ".join(
-            f'<a href="/source/{html.escape(f.document)}#page={p}">{p}</a>' for p in f.pages
-        )
+        pages = ", ".join(f'<a href="/sources/{html.escape(f.document)}#page={p}">{p}</a>' for p in f.pages)
         rows.append(
-            f'<tr class="{f.severity.lower()}"><td>{f.severity}</td><td>{html.escape(f.document)}</td>'
+            f'<tr class="{f.severity.lower()}"><td class="sev">{f.severity}</td><td>{html.escape(f.document)}</td>'
             f"<td>{f.table_no or ''} {html.escape(f.table)}</td><td>{html.escape(f.row)}</td>"
-            f"<td>{html.escape(f.message)}</td><td class=num>{html.escape(f.difference)}</td>"
+            f'<td>{html.escape(f.message)}</td><td class="num">{html.escape(f.difference)}</td>'
             f"<td>{pages}</td><td>{html.escape(f.check)}</td></tr>"
         )
-    return f"""<!doctype html>
-<html lang="zh"><head><meta charset="utf-8"><title>budgetkg validation report</title>
-<style>
-body{{font-family:system-ui,"Noto Sans CJK SC",sans-serif;margin:2em;color:#222}}
-table{{border-collapse:collapse;width:100%}} td,th{{border-bottom:1px solid #ddd;padding:.35em .5em;vertical-align:top;text-align:left}}
-tr.violation td:first-child{{color:#b00;font-weight:bold}} tr.warning td:first-child{{color:#a60}}
-.num{{text-align:right;font-variant-numeric:tabular-nums}} .summary span{{margin-right:2em;font-size:1.2em}}
-</style></head><body>
-<h1>Validation report / 校验报告</h1>
-<p class="summary"><span>Violations 违规: <b>{c['Violation']}</b></span><span>Rounding warnings 尾数误差: <b>{c['Warning']}</b></span><span>Info: <b>{c['Info']}</b></span></p>
-<p>Rounding tolerance: {report.tolerance} of the printed unit per printed figure; a comparison of one figure with n others allows tol × (n+1).
-Violations are real mismatches; warnings are differences small enough to come from rounding.</p>
-<table><thead><tr><th>Severity</th><th>Document</th><th>Table</th><th>Row</th><th>What is wrong</th><th>Difference</th><th>PDF page(s)</th><th>Check</th></tr></thead>
-<tbody>
-{''.join(rows) or '<tr><td colspan=8>No problems found.</td></tr>'}
-</tbody></table></body></html>
-"""
+    checks: dict[str, Counter] = {}
+    for f in report.findings:
+        checks.setdefault(f.check or f.shape, Counter())[f.severity] += 1
+    by_check = "".join(
+        f'<tr><td>{html.escape(name)}</td><td class="num">{n["Violation"]}</td><td class="num">{n["Warning"]}</td></tr>'
+        for name, n in sorted(checks.items())
+    )
+    return string.Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
+        violations=c["Violation"],
+        warnings=c["Warning"],
+        infos=c["Info"],
+        tolerance=report.tolerance,
+        by_check=by_check or '<tr><td colspan="3">No problems found.</td></tr>',
+        rows="\n".join(rows) or '<tr><td colspan="8">No problems found.</td></tr>',
+    )
 
 
 def revalidate(build_dir: Path, tolerance: str | Decimal | None = None) -> ValidationReport:

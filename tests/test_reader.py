@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLE_PDF, SAMPLE_TXT
 from truth import TruthLine, counter, parse_truth
 
 from budgetkg.lines import HEADER, document_lines
 from budgetkg.mapping import squash
 from budgetkg.model import RowKind
-from budgetkg.reader import read_document
-from conftest import SAMPLE_PDF, SAMPLE_TXT
 
 
 def _got(doc) -> list[TruthLine]:
@@ -66,7 +65,12 @@ def test_codes_levels_totals_units_and_sides(sample_document) -> None:
     assert any(r.kind is RowKind.TOTAL and squash(r.label) == "收入总计" for r in t1.rows)
     t11 = tables[11]
     units = [r.label for r in t11.rows if r.kind is RowKind.UNIT]
-    assert units == ["广州市政务服务数据管理局", "广州市数字政府运营中心", "广州市政务服务中心", "广州市市长专线电话受理中心"]
+    assert units == [
+        "广州市政务服务数据管理局",
+        "广州市数字政府运营中心",
+        "广州市政务服务中心",
+        "广州市市长专线电话受理中心",
+    ]
     cats = [r for r in t11.rows if r.kind is RowKind.CATEGORY]
     assert cats[0].label == "工资福利支出" and cats[0].unit == "广州市政务服务数据管理局"
     projects = [r for r in tables[12].rows if r.kind is RowKind.PROJECT]
@@ -142,7 +146,9 @@ def test_bad_inputs_are_one_clear_line_each_and_others_still_build(bad_inputs, t
     args = [str(p) for p in bad_inputs.values()] + [str(SAMPLE_PDF)]
     proc = subprocess.run(
         [sys.executable, "-m", "budgetkg.cli", "build", *args, "--out", str(out), "-q", "--no-validate"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
@@ -162,7 +168,9 @@ def test_failed_build_keeps_previous_output(tmp_path: Path) -> None:
     missing = tmp_path / "missing.pdf"
     proc = subprocess.run(
         [sys.executable, "-m", "budgetkg.cli", "build", str(missing), "--out", str(out), "-q"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "missing.pdf" in proc.stderr

@@ -10,12 +10,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import BASE
 
 from budgetkg.graph import BK, GraphBuilder
 from budgetkg.mapping import squash
 from budgetkg.model import Document, Row
 from budgetkg.validation import Finding, validate_datasets
-from conftest import BASE
 
 SHAPES = "https://w3id.org/budgetkg/shapes#"
 
@@ -49,7 +49,8 @@ def _change(doc: Document, table_no: int, label: str, values: dict[str, str], nt
                 if seen == nth:
                     amounts = tuple(
                         dataclasses.replace(a, value=Decimal(values[a.measure_key]), printed=values[a.measure_key])
-                        if a.measure_key in values else a
+                        if a.measure_key in values
+                        else a
                         for a in row.amounts
                     )
                     row = dataclasses.replace(row, amounts=amounts)
@@ -91,8 +92,16 @@ CASES = {
     "ParentEqualsChildren": [(6, "[30201]办公费", {"amount": "142.60"}, "商品和服务支出")],
     "RowTotalEqualsParts": [(7, "行政经费", {"total": "6653.58"}, "行政经费")],
     "UnitSubtotalEqualsItems": [
-        (11, "工资福利支出", {"grand-total": "3015.27", "appropriation.total": "3015.27",
-                              "appropriation.general-public-budget": "3015.27"}, "广州市政务服务数据管理局")
+        (
+            11,
+            "工资福利支出",
+            {
+                "grand-total": "3015.27",
+                "appropriation.total": "3015.27",
+                "appropriation.general-public-budget": "3015.27",
+            },
+            "广州市政务服务数据管理局",
+        )
     ],
     "SideTotalEqualsItems": [(1, "一、预算拨款", {"income.amount": "49157.92"}, "本年收入合计")],
     "IncomeEqualsExpenditure": [

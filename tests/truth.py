@@ -14,6 +14,7 @@ from budgetkg.mapping import load_mappings, normalise_title, squash
 
 AMOUNT = re.compile(r"^-?[\d,]+(?:\.\d+)?$")
 BRACKET = re.compile(r"^\[(\d+)\](.*)$")
+LABEL_HEADERS = {"科目名称", "功能科目名称", "部门预算支出经济科目", "项目"}
 META = re.compile(r"^(单位名称|单位)\s*[：:]")
 
 
@@ -43,7 +44,7 @@ def _paths(header_rows: list[list[str]], width: int) -> list[tuple[str, ...]]:
             if not label and depth < len(rows) - 1:
                 # horizontally merged: inherit the nearest label to the left, if below it
                 # something is printed in this column
-                below = any(squash(r[j]) for r in rows[depth + 1:])
+                below = any(squash(r[j]) for r in rows[depth + 1 :])
                 if below:
                     k = j
                     while k > 0 and not squash(row[k]):
@@ -92,8 +93,11 @@ def parse_truth(text: str) -> tuple[list[TruthLine], list[TruthProject]]:
             continue
         fields = line.split("\t")
         has_amount = any(AMOUNT.match(f.strip()) for f in fields[1:] if f.strip())
-        if in_header and not has_amount and not (number == 13 and header) and (
-            not header_len or len(header) < header_len
+        if (
+            in_header
+            and not has_amount
+            and not (number == 13 and header)
+            and (not header_len or len(header) < header_len)
         ):
             header.append(fields)
             continue
@@ -123,7 +127,6 @@ def parse_truth(text: str) -> tuple[list[TruthLine], list[TruthProject]]:
     return out, projects
 
 
-
 def _row_lines(row: dict) -> list[TruthLine]:
     number, title = row["table"]
     cells: list[str] = row["cells"]
@@ -145,13 +148,13 @@ def _row_lines(row: dict) -> list[TruthLine]:
         if leaf == "科目编码":
             code = value
             continue
-        if not label and (leaf in {"科目名称", "功能科目名称", "部门预算支出经济科目", "项目"} or j == 0 or "项目类别" in leaf):
-            if not AMOUNT.match(value or "x") or j == 0:
-                label = value
-                m = BRACKET.match(label)
-                if m:
-                    code, label = m.group(1), m.group(2)
-                continue
+        label_column = j == 0 or "项目类别" in leaf or leaf in LABEL_HEADERS
+        if not label and label_column and (not AMOUNT.match(value or "x") or j == 0):
+            label = value
+            m = BRACKET.match(label)
+            if m:
+                code, label = m.group(1), m.group(2)
+            continue
         if leaf == "绩效目标" or not value:
             continue
         if AMOUNT.match(value):
