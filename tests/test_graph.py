@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import rdflib
+from conftest import BASE, SAMPLE_PDF
 from pyoxigraph import RdfFormat, Store, parse
 
 from budgetkg.build import BuildOptions, build
-from conftest import BASE, SAMPLE_PDF
 
 PREFIXES = """
 PREFIX bk: <https://w3id.org/budgetkg/def#>
