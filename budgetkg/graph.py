@@ -139,6 +139,7 @@ class GraphBuilder:
         self._scheme_years: set[tuple[str, int]] = set()
         self._columns: dict[str, tuple[str, ...]] = {}
         self._kinds: dict[str, tuple[str, str]] = {}
+        self._names: dict[str, dict[int, str]] = {}  # org key → year → printed name
 
     # --- IRIs ------------------------------------------------------------------------------
 
@@ -182,7 +183,10 @@ class GraphBuilder:
     # --- building ---------------------------------------------------------------------------
 
     def build(self, documents: Iterable[Document]) -> list[Dataset]:
-        datasets = [Dataset(self.document_graph(doc), doc, list(self._document(doc))) for doc in documents]
+        datasets = []
+        for doc in documents:
+            self._names.setdefault(self.org_key(doc.department), {})[doc.year] = doc.department
+            datasets.append(Dataset(self.document_graph(doc), doc, list(self._document(doc))))
         reference = Dataset(self.reference_graph, None, list(self._reference()))
         return [reference, *datasets]
 
@@ -234,7 +238,7 @@ class GraphBuilder:
         yield Triple(dept, A, nn(ORG + "Organization"))
         yield Triple(dept, A, nn(ORG + "FormalOrganization"))
         yield Triple(dept, A, nn(BK + "Department"))
-        yield Triple(dept, nn(SKOS + "prefLabel"), lit(doc.department, "zh"))
+        # skos:prefLabel (the latest name) is stated once, in the reference graph: see _renamings
         yield Triple(dept, nn(RDFS + "label"), lit(doc.department, "zh"))
         dated = nn(f"{self.org_iri(doc.department)}/name/{doc.year}")
         yield Triple(dept, nn(BK + "nameInYear"), dated)
@@ -468,8 +472,30 @@ class GraphBuilder:
 
     # --- reference data ---------------------------------------------------------------------
 
+    def _renamings(self) -> Iterator[Triple]:
+        """A department printed under a new name in a later year: one organisation, renamed."""
+        for _key, names in sorted(self._names.items()):
+            years = sorted(names)
+            latest = names[years[-1]]
+            yield Triple(nn(self.org_iri(latest)), nn(SKOS + "prefLabel"), lit(latest, "zh"))
+            for before, after in zip(years, years[1:], strict=False):
+                if squash(names[before]) == squash(names[after]):
+                    continue
+                org = nn(self.org_iri(names[after]))
+                event = nn(f"{self.org_iri(names[after])}/renaming/{after}")
+                yield Triple(event, A, nn(BK + "Renaming"))
+                yield Triple(event, A, nn(ORG + "ChangeEvent"))
+                yield Triple(event, nn(ORG + "originalOrganization"), org)
+                yield Triple(event, nn(ORG + "resultingOrganization"), org)
+                yield Triple(event, nn(BK + "nameBefore"), lit(names[before], "zh"))
+                yield Triple(event, nn(BK + "nameAfter"), lit(names[after], "zh"))
+                yield Triple(event, nn(BK + "year"), typed(after, "gYear"))
+                yield Triple(event, nn(RDFS + "label"), lit(f"{names[before]} → {names[after]}（{after}年起）", "zh"))
+                yield Triple(org, nn(BK + "previousName"), lit(names[before], "zh"))
+
     def _reference(self) -> Iterator[Triple]:
         yield from _ontology_triples()
+        yield from self._renamings()
         for scheme, year in sorted(self._scheme_years):
             node = nn(self.scheme_iri(scheme, year))
             zh = "支出功能分类科目" if scheme == "functional" else "部门预算支出经济分类科目"

@@ -248,3 +248,29 @@ def test_base_uri_is_configurable(tmp_path: Path) -> None:
     )
     ttl = (out / "dumps" / "documents" / "gz-zwfwsjglj-2023-budget.ttl").read_text(encoding="utf-8")
     assert "https://data.example.org/budget/id/org/gz-zwfwsjglj" in ttl and "localhost" not in ttl
+
+
+def test_renamed_department_is_one_organisation_across_years(sample_document) -> None:
+    import dataclasses
+
+    from pyoxigraph import Quad
+
+    from budgetkg.graph import GraphBuilder
+
+    later = dataclasses.replace(sample_document, department="广州市政务服务和数据管理局", year=2026)
+    builder = GraphBuilder(BASE)
+    mem = Store()
+    for ds in builder.build([sample_document, later]):
+        mem.bulk_extend(Quad(t.subject, t.predicate, t.object) for t in ds.triples)
+    orgs = select(mem, "SELECT DISTINCT ?org WHERE { ?b a bk:Budget ; bk:organisation ?org }")
+    assert orgs == [{"org": ORG}]
+    assert select(mem, f"SELECT ?l WHERE {{ <{ORG}> skos:prefLabel ?l }}") == [{"l": "广州市政务服务和数据管理局"}]
+    renaming = select(
+        mem, "SELECT ?before ?after WHERE { ?e a org:ChangeEvent ; bk:nameBefore ?before ; bk:nameAfter ?after }"
+    )
+    assert renaming == [{"before": "广州市政务服务数据管理局", "after": "广州市政务服务和数据管理局"}]
+    query = (Path(__file__).parent.parent / "queries" / "compare-years-by-functional-class.rq").read_text(
+        encoding="utf-8"
+    )
+    rows = [(r["code"].value, r["year"].value, r["amount"].value) for r in mem.query(query)]
+    assert ("201", "2023", "38706.54") in rows and ("201", "2026", "38706.54") in rows
