@@ -5,7 +5,9 @@ cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 if [ "${BUDGETKG_SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
   need=()
-  for pkg in fonts-wqy-zenhei fonts-arphic-uming chromium virtuoso-opensource-7-bin; do
+  pkgs=(fonts-wqy-zenhei fonts-arphic-uming chromium virtuoso-opensource-7-bin)
+  command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
+  for pkg in "${pkgs[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
   if [ ${#need[@]} -gt 0 ]; then
