@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gzip
-import hashlib
 import json
 import os
 import re
@@ -44,6 +43,7 @@ from typing import IO, Any, cast
 
 import pyoxigraph as ox
 
+from budgetkg.pdf import sha256_of
 from budgetkg.virtuoso import (
     DEFAULT_RESULT_CAP,
     SparqlClient,
@@ -234,7 +234,7 @@ def publish_to_virtuoso(
         for src in sources:
             try:
                 expected = _count_triples(src.path)
-                sha = _sha256(src.path)
+                sha = sha256_of(src.path)
             except (OSError, SyntaxError, ValueError) as exc:
                 report.actions.append(
                     GraphAction(src.graph, src.doc_id, "failed", file=str(src.path), error=str(exc))
@@ -501,14 +501,6 @@ def _stage(src: Path, dst: Path) -> Path:
         shutil.copyfile(src, dst)
     os.chmod(dst, 0o644)
     return dst
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _count_triples(path: Path) -> int:
