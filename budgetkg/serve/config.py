@@ -1,0 +1,46 @@
+"""Settings of ``budgetkg serve``: limits that protect a public endpoint, with safe defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    """How the server runs queries and what it shows.
+
+    ``timeout``: seconds one query may run before its worker is killed (→ 503).
+    ``max_rows``: most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) one answer may hold; above
+    it the answer is 413 and points to the dumps.
+    ``workers``: query processes (at least 2, so one runaway query never blocks everyone).
+    ``queue_timeout``: seconds a request waits for a free worker (default: ``timeout``).
+    ``worker_memory_mb``: address-space limit per worker (None: unlimited).
+    ``base_uri``: overrides ``build.json``'s base URI.
+    ``queries_dir``: example ``*.rq`` files for the query page (default: ``DIR/queries``,
+    then ``./queries``, then the source tree's ``queries/``).
+    ``cors``: send ``Access-Control-Allow-Origin: *`` on read endpoints.
+    ``yasgui``: use the YASGUI editor when installed (False: always the plain form).
+    ``reload_interval``: seconds between checks whether the build directory was replaced by a
+    new build (``os.replace``); if so, new workers open the new store (0: never check).
+    """
+
+    timeout: float = 30.0
+    max_rows: int = 10_000
+    workers: int = 2
+    queue_timeout: float | None = None
+    worker_memory_mb: int | None = 4096
+    base_uri: str | None = None
+    queries_dir: Path | None = None
+    cors: bool = True
+    yasgui: bool = True
+    reload_interval: float = 2.0
+    title: str = "budgetkg"
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if self.max_rows < 1:
+            raise ValueError("max_rows must be at least 1")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")

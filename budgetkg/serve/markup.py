@@ -1,0 +1,99 @@
+"""Small HTML building blocks with escaping done in one place (no template engine needed).
+
+Every piece of data goes through :func:`esc` (text) or :func:`attr` (attribute values); the
+only raw HTML is what these functions build, so data cannot inject markup.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from budgetkg.serve.site import PREFIXES
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+NUMERIC = {XSD + t for t in ("decimal", "integer", "int", "long", "double", "float")}
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=False)
+
+
+def attr(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def script_json(data: Any) -> str:
+    """JSON safe to embed in a <script> element (no closing tag, no HTML comment opener)."""
+    text = json.dumps(data, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def compact(iri: str) -> str:
+    """``prefix:local`` for known namespaces, else the IRI itself."""
+    for prefix, ns in PREFIXES.items():
+        if iri.startswith(ns) and len(iri) > len(ns):
+            local = iri[len(ns) :]
+            if all(c.isalnum() or c in "-_." for c in local):
+                return f"{prefix}:{local}"
+    return iri
+
+
+def fmt_amount(value: str | Decimal, places: int = 2) -> str:
+    """Thousands separators and fixed decimals, as budgets are printed."""
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return f"{d:,.{places}f}"
+
+
+def to_decimal(value: object) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+CSS_LINK = '<link rel="stylesheet" href="/static/app.css">'
+
+
+def layout(title: str, body: str, *, head: str = "", site_title: str = "budgetkg") -> str:
+    """Whole page: header with navigation, main content, footer."""
+    return f"""<!DOCTYPE html>
+<html lang="zh-Hans">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{esc(title)} · {esc(site_title)}</title>
+{CSS_LINK}
+{head}
+</head>
+<body>
+<header class="top">
+  <a class="brand" href="/">{esc(site_title)}</a>
+  <nav>
+    <a href="/">预算 Budgets</a>
+    <a href="/query">SPARQL 查询 Query</a>
+    <a href="/validation">校验 Validation</a>
+    <a href="/dumps/">下载 Downloads</a>
+    <a href="/catalog.ttl">DCAT</a>
+  </nav>
+</header>
+<main>
+{body}
+</main>
+<footer>Data: budgetkg build · <a href="/sparql">SPARQL endpoint</a> ·
+<a href="/.well-known/void">VoID</a> · <a href="/catalog.jsonld">catalog (JSON-LD)</a></footer>
+</body>
+</html>
+"""
+
+
+def table(headers: list[str], rows: list[list[str]], *, cls: str = "data") -> str:
+    """A table whose cells are already-escaped HTML fragments."""
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f'<table class="{attr(cls)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
