@@ -271,14 +271,33 @@ class GraphBuilder:
             yield Triple(unit, nn(ORG + "subOrganizationOf"), dept)
             yield Triple(dept, nn(ORG + "hasSubOrganization"), unit)
 
-    def _project_index(self, doc: Document) -> dict[str, str]:
-        """Project name → unit, from the by-unit project tables (key projects name no unit)."""
-        index: dict[str, str] = {}
+    def _project_index(self, doc: Document) -> dict[str, tuple[str, str]]:
+        """Project name → (unit, name as listed), from the by-unit project tables: the key
+        projects table names no unit and often words a project slightly differently."""
+        index: dict[str, tuple[str, str]] = {}
         for table in doc.tables:
             for row in table.rows:
                 if row.kind is RowKind.PROJECT and row.parent_label:
-                    index.setdefault(squash(row.label), row.unit)
+                    index.setdefault(squash(row.label), (row.unit, row.label))
         return index
+
+    @staticmethod
+    def _match_project(name: str, index: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
+        """The listed project a key-project row means: same name, or the same once a trailing
+        项目 and year suffix such as （2023） are ignored, or the only listed name containing it."""
+        if squash(name) in index:
+            return index[squash(name)]
+
+        def core(text: str) -> str:
+            text = re.sub(r"[(（]\d{4}[)）]$", "", squash(text))
+            return text.removesuffix("项目")
+
+        wanted = core(name)
+        same = [v for k, v in index.items() if core(k) == wanted]
+        if len(same) == 1:
+            return same[0]
+        containing = [v for k, v in index.items() if len(wanted) >= 8 and (wanted in core(k) or core(k) in wanted)]
+        return containing[0] if len(containing) == 1 else None
 
     def _table(
         self,
@@ -288,7 +307,7 @@ class GraphBuilder:
         source: NamedNode,
         year: Literal,
         phase: NamedNode,
-        projects: dict[str, str],
+        projects: dict[str, tuple[str, str]],
     ) -> Iterator[Triple]:
         table_node = nn(self.table_iri(doc, table))
         self._kinds.setdefault(table.kind, (normalise_title(table.title), ""))
@@ -315,9 +334,10 @@ class GraphBuilder:
             concept, concept_scheme = self._row_concept(row, table, scheme, doc.year)
             project = None
             if row.kind is RowKind.PROJECT:
-                unit = row.unit if row.parent_label else projects.get(squash(row.label), row.unit)
-                project = self.project_iri(unit, row.label)
-                yield from self._project(project, row, unit, source)
+                listed = None if row.parent_label else self._match_project(row.label, projects)
+                unit, name = listed if listed else (row.unit, row.label)
+                project = self.project_iri(unit, name)
+                yield from self._project(project, row, unit, source, listed=row.parent_label is not None or not listed)
             key = self._row_key(row, concept_scheme)
             n = seen.get(key, 0) + 1
             seen[key] = n
@@ -454,10 +474,13 @@ class GraphBuilder:
             base = f"{iri_segment(self.org_key(row.unit))}/subtotal"
         return base
 
-    def _project(self, project: str, row: Row, unit: str, source: NamedNode) -> Iterator[Triple]:
+    def _project(
+        self, project: str, row: Row, unit: str, source: NamedNode, listed: bool = True
+    ) -> Iterator[Triple]:
         node = nn(project)
         yield Triple(node, A, nn(BK + "Project"))
-        yield Triple(node, nn(RDFS + "label"), lit(row.label, "zh"))
+        # the name as listed in the by-unit table is the label; other wordings are alternatives
+        yield Triple(node, nn(RDFS + "label" if listed else SKOS + "altLabel"), lit(row.label, "zh"))
         yield Triple(node, nn(BK + "unit"), nn(self.org_iri(unit)))
         yield Triple(node, nn(PROV + "wasDerivedFrom"), source)
         for key, text in row.texts:
