@@ -93,6 +93,7 @@ class Finding:
     value: str | None
     message: str
     document: str
+    source_sha256: str = ""  # the PDF, for links to its pages
     table: str = ""
     table_no: int = 0
     row: str = ""
@@ -166,7 +167,8 @@ def validate_datasets(
     for ds in datasets:
         if ds.document is None:
             continue
-        report.findings.extend(validate_document(ds.triples, ref_triples, ds.document.source.name, tol))
+        source = ds.document.source
+        report.findings.extend(validate_document(ds.triples, ref_triples, source.name, tol, source.sha256))
     report.findings.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.document, f.table_no, f.pages, f.message))
     report.triples = report_triples(report)
     return report
@@ -185,7 +187,7 @@ def _tolerance(value: str | Decimal | None) -> Decimal:
 
 
 def validate_document(
-    doc_triples: list[Triple], ref_triples: list[Triple], document: str, tol: Decimal
+    doc_triples: list[Triple], ref_triples: list[Triple], document: str, tol: Decimal, sha256: str = ""
 ) -> list[Finding]:
     store = Store()
     store.bulk_extend(Quad(t.subject, t.predicate, t.object) for t in doc_triples)
@@ -196,10 +198,10 @@ def validate_document(
     )
     if isinstance(results, pyshacl.errors.ValidationFailure):
         raise RuntimeError(f"SHACL validation could not run: {results}")
-    return list(_findings(results, store, document))
+    return list(_findings(results, store, document, sha256))
 
 
-def _findings(results: rdflib.Graph, store: Store, document: str) -> Iterable[Finding]:
+def _findings(results: rdflib.Graph, store: Store, document: str, sha256: str) -> Iterable[Finding]:
     shapes = shapes_graph()
     for result in results.subjects(R_RDF.type, SH.ValidationResult):
         severity = str(results.value(result, SH.resultSeverity)).rsplit("#", 1)[-1]
@@ -232,6 +234,7 @@ def _findings(results: rdflib.Graph, store: Store, document: str) -> Iterable[Fi
             value=str(value) if value is not None else None,
             message=message,
             document=document,
+            source_sha256=sha256,
             table=table,
             table_no=table_no,
             row=row,
@@ -325,7 +328,7 @@ def render_html(report: ValidationReport) -> str:
     c = report.counts()
     rows = []
     for f in report.findings:
-        pages = ", ".join(f'<a href="/sources/{html.escape(f.document)}#page={p}">{p}</a>' for p in f.pages)
+        pages = ", ".join(f'<a href="/source/{f.source_sha256}.pdf#page={p}">{p}</a>' for p in f.pages)
         rows.append(
             f'<tr class="{f.severity.lower()}"><td class="sev">{f.severity}</td><td>{html.escape(f.document)}</td>'
             f"<td>{f.table_no or ''} {html.escape(f.table)}</td><td>{html.escape(f.row)}</td>"
@@ -362,7 +365,7 @@ def revalidate(build_dir: Path, tolerance: str | Decimal | None = None) -> Valid
     report = ValidationReport(manifest["validation_graph"], base, tol)
     for doc in manifest["documents"]:
         triples = [q.triple for q in store.quads_for_pattern(None, None, None, NamedNode(doc["graph"]))]
-        report.findings.extend(validate_document(triples, ref, doc["file"], tol))
+        report.findings.extend(validate_document(triples, ref, doc["file"], tol, doc["sha256"]))
     report.findings.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.document, f.table_no, f.pages, f.message))
     report.triples = report_triples(report)
     graph = NamedNode(report.graph)
