@@ -379,6 +379,8 @@ class GraphBuilder:
                     typed("true" if row.kind in (RowKind.TOTAL, RowKind.UNIT) else "false", "boolean"),
                 )
                 yield Triple(obs, nn(BK + "rowKind"), lit(row.kind.value))
+                if row.kind is RowKind.ITEM and row.parent_label:
+                    yield Triple(obs, nn(BK + "isSubItem"), typed("true", "boolean"))
                 yield Triple(obs, nn(BK + "rowLabel"), lit(row.label, "zh"))
                 yield Triple(obs, nn(BK + "rowIndex"), typed(row.index, "integer"))
                 for page in row.pages:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from pathlib import Path
 
 import pdfplumber
@@ -24,6 +25,8 @@ logging.getLogger("pdfminer").setLevel(logging.ERROR)
 #: Characters closer than this (pt) belong to one word. CJK text has no gaps at all; numbers in
 #: neighbouring columns are always further apart than this.
 X_TOLERANCE = 2.0
+QUOTES = re.compile(r"^[“”‘’\"'「」『』]+$")
+YEAR_END = re.compile(r"(?:^|\D)(?:19|20)\d{2}$")
 
 
 def sha256_of(path: Path) -> str:
@@ -89,12 +92,9 @@ def _root(exc: BaseException) -> str:
 
 
 def _read_page(page: pdfplumber.page.Page, number: int) -> PageText:
-    raw = page.extract_words(x_tolerance=X_TOLERANCE, y_tolerance=2, keep_blank_chars=True)
-    words = [
-        Word(w["text"].strip(), float(w["x0"]), float(w["x1"]), float(w["top"]), float(w["bottom"]))
-        for w in raw
-        if w["text"].strip()
-    ]
+    raw = page.extract_words(x_tolerance=X_TOLERANCE, y_tolerance=2, keep_blank_chars=True, return_chars=True)
+    words = [_word(w) for w in raw if w["text"].strip()]
+    words = _join_years(words)
     rules = [_rule(e) for e in page.edges]
     return PageText(
         number=number,
@@ -106,6 +106,34 @@ def _read_page(page: pdfplumber.page.Page, number: int) -> PageText:
     )
 
 
+def _word(raw: dict) -> Word:
+    """A word at the place of its ink: leading blanks (an indented name) are not part of it,
+    so indentation shows as position whether printed with spaces or by placement."""
+    ink = [c for c in raw.get("chars", ()) if c["text"].strip()]
+    x0 = float(min(c["x0"] for c in ink)) if ink else float(raw["x0"])
+    x1 = float(max(c["x1"] for c in ink)) if ink else float(raw["x1"])
+    return Word(raw["text"].strip(), x0, x1, float(raw["top"]), float(raw["bottom"]))
+
+
+def _join_years(words: list[Word]) -> list[Word]:
+    """``2026`` ``年预算数`` printed with a little extra spacing is one label, not an amount
+    followed by text: a year joins the 年 right after it."""
+    out: list[Word] = []
+    for w in words:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and YEAR_END.search(prev.text)
+            and w.text.startswith("年")
+            and abs(prev.top - w.top) < 1.5
+            and 0 <= w.x0 - prev.x1 < 4
+        ):
+            out[-1] = Word(prev.text + w.text, prev.x0, w.x1, min(prev.top, w.top), max(prev.bottom, w.bottom))
+            continue
+        out.append(w)
+    return out
+
+
 def _rule(edge: dict) -> Rule | None:
     x0, x1 = float(edge["x0"]), float(edge["x1"])
     top, bottom = float(edge["top"]), float(edge["bottom"])
@@ -115,7 +143,11 @@ def _rule(edge: dict) -> Rule | None:
 
 
 def group_lines(words: list[Word]) -> list[TextLine]:
-    """Group words into printed lines by their vertical centre."""
+    """Group words into printed lines by their vertical centre. Quotation marks set apart in
+    a slightly shifted run (财政拨款“三公”经费 printed as 财政拨款 三公 经费 plus “ ”) go back into
+    the line they stand in."""
+    quotes = [w for w in words if QUOTES.match(w.text)]
+    words = [w for w in words if not QUOTES.match(w.text)]
     lines: list[list[Word]] = []
     for word in sorted(words, key=lambda w: (w.yc, w.x0)):
         height = word.bottom - word.top
@@ -126,4 +158,11 @@ def group_lines(words: list[Word]) -> list[TextLine]:
                 last.append(word)
                 continue
         lines.append([word])
+    for q in quotes:
+        home = [ln for ln in lines if min(w.top for w in ln) - 1 <= q.yc <= max(w.bottom for w in ln) + 1]
+        if home:
+            min(home, key=lambda ln: abs(sum(w.yc for w in ln) / len(ln) - q.yc)).append(q)
+        else:
+            lines.append([q])
+    lines.sort(key=lambda ln: sum(w.yc for w in ln) / len(ln))
     return [TextLine(tuple(sorted(line, key=lambda w: w.x0))) for line in lines]
