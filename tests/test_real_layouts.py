@@ -4,7 +4,7 @@ Every expectation here was checked against the page text (pdfplumber words of th
 in the comments): the number of rows and amounts per table (every amount printed on a table
 page is read; a blank cell is a zero of its column), a few rows per table to the exact printed
 figure, the document's identity, and the validation findings. Real documents balance, so a
-violation would normally be a reading error; the ones allowed below are not — see PENDING.
+violation would be a reading error: none is allowed beyond the documents' own inconsistencies.
 """
 
 from __future__ import annotations
@@ -143,35 +143,6 @@ SPOTS = {
     ],
 }
 
-#: Violations that are not reading errors but checks the shapes do not yet make for these
-#: layouts (shape, table, row label). They are for the validation stage to lift:
-#: - sub-items: a line breaking down the one above it (1.一般公共预算拨款 under 一、财政拨款; the
-#:   indented 款/项 lines under a 类 in Shenzhen's 收支总表) is read with ``parent_label`` set,
-#:   but SideTotalEqualsItems adds every line of a side;
-#: - several amount columns on one side (合计 / 一般公共预算 / 政府性基金 / 国有资本经营 of
-#:   财政拨款收支总表): the side checks add and compare across columns;
-#: - 决算: 本年收入合计 ≠ 本年支出合计 is normal (the balance holds with 年初/年末结转和结余).
-PENDING = {
-    GZ: set(),
-    SZ: {
-        ("SideTotalEqualsItems", 1, "本年收入合计"),
-        ("SideTotalEqualsItems", 1, "本年支出合计"),
-        ("SideTotalEqualsItems", 4, "本年收入合计"),
-        ("SideTotalEqualsItems", 4, "本年支出合计"),
-    },
-    SH: {
-        ("SideTotalEqualsItems", 1, "收入总计"),
-        ("SideTotalEqualsItems", 4, "支出总计"),
-        ("IncomeEqualsExpenditure", 4, "收入总计"),
-    },
-    JS: {
-        ("IncomeEqualsExpenditure", 1, "本年收入合计"),
-        ("IncomeEqualsExpenditure", 4, "本年收入合计"),
-        ("IncomeEqualsExpenditure", 4, "总计"),
-        ("SideTotalEqualsItems", 4, "本年支出合计"),
-        ("SideTotalEqualsItems", 4, "总计"),
-    },
-}
 #: Inconsistencies of the documents themselves: none found in these four.
 GENUINE: dict[str, set[tuple[str, int, str]]] = {name: set() for name in NAMES}
 
@@ -298,8 +269,7 @@ def test_violations_are_only_known_ones(real_docs: dict[str, Document], name: st
     builder = GraphBuilder(BASE)
     findings = validate_datasets(builder.build([real_docs[name]]), builder).findings
     found = {(f.shape.removeprefix(SHAPES), f.table_no, squash(f.row)) for f in findings if f.severity == "Violation"}
-    assert found <= PENDING[name] | GENUINE[name], sorted(found - PENDING[name] - GENUINE[name])
-    assert GENUINE[name] <= found
+    assert found == GENUINE[name], sorted(found ^ GENUINE[name])
 
 
 def test_build_writes_every_amount(real_build: Path, real_docs: dict[str, Document]) -> None:
