@@ -274,3 +274,31 @@ def test_renamed_department_is_one_organisation_across_years(sample_document) ->
     )
     rows = [(r["code"].value, r["year"].value, r["amount"].value) for r in mem.query(query)]
     assert ("201", "2023", "38706.54") in rows and ("201", "2026", "38706.54") in rows
+
+
+def test_2023_and_2026_budgets_of_one_department_line_up(tmp_path: Path) -> None:
+    real_2026 = SAMPLE_PDF.parent / "real" / "01-gz-zwfwsjglj-2026.pdf"
+    out = tmp_path / "two"
+    build(
+        [SAMPLE_PDF, real_2026],
+        BuildOptions(out=out, base_uri=BASE, progress=False, validate=False),
+        echo=lambda m: None,
+    )
+    store = Store.read_only(str(out / "store"))
+    budgets = select(store, "SELECT DISTINCT ?b ?org WHERE { ?b a bk:Budget ; bk:organisation ?org }")
+    assert {b["org"] for b in budgets} == {ORG} and len(budgets) == 2
+    query = (Path(__file__).parent.parent / "queries" / "compare-years-by-functional-class.rq").read_text(
+        encoding="utf-8"
+    )
+    rows = {
+        (r["code"].value, r["year"].value): r["amount"].value
+        for r in store.query(query, use_default_graph_as_union=True)
+    }
+    assert rows[("206", "2023")] == "6233.48" and rows[("206", "2026")] == "94158.15"
+    assert rows[("221", "2023")] == "3086.37" and rows[("221", "2026")] == "3269.11"
+    shared = select(
+        store,
+        f"SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE {{ ?c skos:inScheme <{BASE}def/code/func/2023> , "
+        f"<{BASE}def/code/func/2026> }}",
+    )
+    assert int(shared[0]["n"]) >= 10  # common codes are one concept in both years' schemes
