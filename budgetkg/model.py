@@ -170,6 +170,7 @@ class Row:
     side: Side | None = None
     texts: tuple[tuple[str, str], ...] = ()  # non-amount cells, e.g. (("绩效目标", "…"),)
     parent_label: str | None = None  # for categories/projects: the unit row above
+    problems: tuple[str, ...] = ()  # cells that could not be read (reported as warnings)
 
 
 @dataclass(frozen=True, slots=True)

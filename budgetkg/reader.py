@@ -145,7 +145,9 @@ def interpret(
             base = len(rows)
             rows.extend(replace(r, index=base + i) for i, r in enumerate(_single_unit_total(found), start=1))
     code_scheme = kind.code_scheme if kind else _guess_scheme(rows)
-    warnings: list[str] = []
+    warnings: list[str] = [
+        f"page {r.pages[0]}, row “{r.label}”: {problem} (not read)" for r in rows for problem in r.problems
+    ]
     if not any(r.kind is RowKind.TOTAL for r in rows) and layout in {"coded", "by-unit"}:
         warnings.append(f"no total row found (pages {','.join(map(str, raw.pages))})")
     return Table(
@@ -172,7 +174,7 @@ def _column_roles(raw: RawTable) -> list[str]:
             roles.append("unit")
         elif CODE_HEADERS.search(leaf) and all(CODE.match(squash(c)) or squash(c).isdigit() for c in cells):
             roles.append("code")
-        elif cells and len(numeric) == len(cells) or not cells and _amount_header(leaf):
+        elif cells and _mostly_amounts(len(numeric), len(cells)) or not cells and _amount_header(leaf):
             roles.append("amount")
         else:
             roles.append("text")
@@ -182,6 +184,11 @@ def _column_roles(raw: RawTable) -> list[str]:
                 roles[i] = "label"
                 break
     return roles
+
+
+def _mostly_amounts(numeric: int, cells: int) -> bool:
+    """An amount column may hold a misprinted cell; that cell is then reported, not the column lost."""
+    return numeric == cells or (cells >= 4 and numeric >= 0.9 * cells)
 
 
 def _amount_header(leaf: str) -> bool:
@@ -216,14 +223,25 @@ def _measure(path: tuple[str, ...], mappings: Mappings) -> str:
 def _amounts(
     raw_cells: tuple[str, ...], columns: list[int], header: tuple[tuple[str, ...], ...], mappings: Mappings
 ) -> list[Amount]:
+    """The row's amounts; a cell that is no amount is left out here and reported by _unreadable."""
     out = []
     for i in columns:
         cell = raw_cells[i] if i < len(raw_cells) else ""
         parsed = parse_amount(cell)
         if parsed is None:
-            raise ValueError(f"cell {cell!r} in column {'/'.join(header[i])} is not an amount")
+            continue
         value, blank = parsed
         out.append(Amount(header[i], _measure(header[i], mappings), value, cell.replace(" ", ""), blank))
+    return out
+
+
+def _unreadable(raw_cells: tuple[str, ...], columns: list[int], header: tuple[tuple[str, ...], ...]) -> list[str]:
+    """Cells of amount columns that hold no amount: reported, never guessed."""
+    out = []
+    for i in columns:
+        cell = raw_cells[i] if i < len(raw_cells) else ""
+        if parse_amount(cell) is None:
+            out.append(f"column “{' / '.join(header[i])}” prints {cell!r}, which is not an amount")
     return out
 
 
@@ -335,6 +353,7 @@ def _listed(
                 code=code,
                 unit=unit,
                 amounts=tuple(_amounts(cells, amount_cols, raw.header, mappings)),
+                problems=tuple(_unreadable(cells, amount_cols, raw.header)),
                 pages=raw_row.pages,
                 index=index,
                 texts=_texts(raw, cells, text_cols),
@@ -413,6 +432,7 @@ def _two_sided(raw: RawTable, roles: list[str], mappings: Mappings, department: 
                     code=None,
                     unit=department,
                     amounts=tuple(_amounts(raw_row.cells, amount_cols, raw.header, mappings)),
+                    problems=tuple(_unreadable(raw_row.cells, amount_cols, raw.header)),
                     pages=raw_row.pages,
                     index=index,
                     side=side,
@@ -504,6 +524,7 @@ def _by_unit(
                 code=None,
                 unit=unit if row_kind is not RowKind.TOTAL else department,
                 amounts=tuple(_amounts(cells, amount_cols, raw.header, mappings)),
+                problems=tuple(_unreadable(cells, amount_cols, raw.header)),
                 pages=raw_row.pages,
                 index=index,
                 texts=texts,

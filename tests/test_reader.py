@@ -174,3 +174,18 @@ def test_failed_build_keeps_previous_output(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "missing.pdf" in proc.stderr
+
+
+def test_a_misprinted_cell_is_a_warning_naming_page_and_row(tmp_path: Path) -> None:
+    from test_render import rb
+
+    from budgetkg.reader import read_document
+
+    text = SAMPLE_TXT.read_text(encoding="utf-8").replace("[30201]办公费\t42.60", "[30201]办公费\t42.6O", 1)
+    pdf = tmp_path / "misprint.pdf"
+    rb.render(text, pdf)
+    doc = read_document(pdf)
+    table = next(t for t in doc.tables if t.number == 6)
+    assert any("办公费" in w and "42.6O" in w and "page 18" in w for w in table.warnings), table.warnings
+    assert len([r for r in table.rows if r.amounts]) == len(table.rows) - 1  # the rest is read
+    assert next(r for r in table.rows if r.code == "30202").amounts[0].printed == "12.90"
