@@ -1,23 +1,40 @@
 """The build pipeline: inputs → documents → lines.csv, graph, validation, store, dumps.
 
-Parses documents in parallel processes, reuses the parse of an unchanged PDF (same sha256)
-from the previous build, isolates failures per file, and writes everything into a temporary
-sibling directory that replaces the output directory in one step at the end, so a reader of
-the output never sees a half-built state.
+A corpus build keeps every core busy and one bad file from hurting the others:
+
+- documents are parsed in worker processes, one document per worker at a time, so a file that
+  crashes or hangs the PDF library is pinned on that file alone (its worker is replaced);
+- the parse of an unchanged PDF (same sha256, same reader code) comes from the previous build;
+- each document's graph is built as soon as it and the ones before it are parsed, and SHACL
+  validation, which is per document, runs in worker processes too, while the main process
+  loads the store and writes the dumps;
+- everything is written into a temporary sibling directory that is exchanged with the output
+  directory in one atomic rename, so a reader of the output never sees a half-built build.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import gc
+import hashlib
 import json
+import multiprocessing
 import os
 import pickle
 import shutil
+import signal
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -25,18 +42,28 @@ from budgetkg.lines import write_lines
 from budgetkg.model import Document, InputError
 from budgetkg.pdf import sha256_of
 
-CACHE_VERSION = "1"
+if TYPE_CHECKING:
+    from budgetkg.graph import Dataset, GraphBuilder
+    from budgetkg.validation import Finding, ValidationReport
+
+CACHE_VERSION = "2"
 DEFAULT_BASE_URI = "http://localhost:8000/"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+#: What a parsed Document depends on besides the PDF: a change to any of these files makes the
+#: cached parses of the previous build stale, so the cache key includes their digest.
+READER_INPUTS = ("model.py", "pdf.py", "tables.py", "reader.py", "prose.py", "mapping.py")
 
 
 @dataclass
 class BuildOptions:
     out: Path
     base_uri: str = DEFAULT_BASE_URI
-    jobs: int = 1
+    jobs: int = 1  # worker processes for parsing and validation; 0: everything in this process
     progress: bool = True
     validate: bool = True
     tolerance: str | None = None  # rounding tolerance per printed figure, see validation.py
+    timeout: float | None = 1800.0  # seconds one document may take to parse (or validate)
 
 
 @dataclass
@@ -46,7 +73,10 @@ class BuildResult:
     reused: int = 0
     lines: int = 0
     triples: int = 0
+    pages: int = 0
     summary: dict = field(default_factory=dict)
+    report: ValidationReport | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, for benchmarks
 
 
 def collect_inputs(inputs: Iterable[Path]) -> list[Path]:
@@ -67,140 +97,635 @@ def collect_inputs(inputs: Iterable[Path]) -> list[Path]:
     return unique
 
 
-def _parse_one(path: Path) -> Document | InputError:
+# --- worker processes --------------------------------------------------------------------------
+
+#: Data a worker keeps between tasks (the reference graph every validation task needs).
+_SHARED: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work for a worker: `fn(*args)`, with `shared` data sent once per worker."""
+
+    key: int
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    shared: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    value: Any = None  # the task's return value when ok
+    reason: str = ""  # why not, as a one-line reason
+
+
+def _worker_main(conn: Connection) -> None:
+    """Run tasks until told to stop. Ctrl-C goes to the parent, which stops its workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        kind, payload = message
+        if kind == "share":
+            key, value = payload
+            _SHARED[key] = value
+            continue
+        fn, args = payload
+        try:
+            outcome = Outcome(True, fn(*args))
+        except Exception as exc:  # reported against the task; the worker carries on
+            outcome = Outcome(False, reason=f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(outcome)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            conn.send(Outcome(False, reason=f"result could not be sent back ({type(exc).__name__})"))
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """fork on Linux: workers start in milliseconds with the parent's imports (pdfplumber,
+    pyshacl, the parsed shapes) instead of importing them again; spawn elsewhere."""
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+class _Worker:
+    def __init__(self, ctx: multiprocessing.context.BaseContext) -> None:
+        parent, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True)  # type: ignore[attr-defined]
+        self.process.start()
+        child.close()
+        self.conn = parent
+        self.task: Task | None = None
+        self.started = 0.0
+        self.shared: set[str] = set()
+
+    def send(self, task: Task) -> None:
+        for key, value in task.shared:
+            if key not in self.shared:
+                self.conn.send(("share", (key, value)))
+                self.shared.add(key)
+        self.conn.send(("run", (task.fn, task.args)))
+        self.task, self.started = task, time.monotonic()
+
+    def stop(self, kill: bool = False) -> None:
+        if not kill:
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+            self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=5)
+        self.conn.close()
+
+
+class WorkerPool:
+    """Worker processes that run one task each at a time.
+
+    Unlike a ProcessPoolExecutor, a worker that dies (a segfault or out-of-memory kill inside
+    a PDF library) or overruns the timeout fails only the task it was running: it is replaced
+    and the other tasks carry on. Results are yielded as they come; the next task is sent to a
+    worker before its result is handed out, so workers never wait for the caller.
+    """
+
+    def __init__(self, size: int, timeout: float | None = None) -> None:
+        self.ctx = _context()
+        self.timeout = timeout
+        self.workers = [_Worker(self.ctx) for _ in range(max(1, size))]
+
+    def run(
+        self, tasks: Iterable[Task], after_start: Callable[[], None] | None = None
+    ) -> Iterator[tuple[Task, Outcome]]:
+        """Yield (task, outcome) as tasks finish; `after_start` runs here once the first tasks
+        are out, so the caller can use the time the workers need."""
+        source = iter(tasks)  # pulled one at a time: a task's payload exists only while it runs
+        retry: list[Task] = []
+
+        def start(worker: _Worker) -> None:
+            task = retry.pop() if retry else next(source, None)
+            if task is None:
+                return
+            try:
+                worker.send(task)
+            except OSError:  # died while idle: replace it, the task goes to the next free worker
+                retry.append(task)
+                self._replace(worker)
+
+        while True:
+            for w in self.workers:
+                if w.task is None:
+                    start(w)
+            if after_start is not None:
+                after_start()
+                after_start = None
+            busy = [w for w in self.workers if w.task is not None]
+            if not busy:
+                if retry:
+                    continue
+                return
+            deadline = None
+            if self.timeout is not None:
+                deadline = max(0.0, min(w.started for w in busy) + self.timeout - time.monotonic())
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=deadline)
+            for w in busy:
+                assert w.task is not None
+                task = w.task
+                if w.conn in ready or w.process.sentinel in ready:
+                    outcome = self._receive(w, ready)
+                    if outcome is None:
+                        continue  # the pipe closed, the process is still on its way out
+                elif self.timeout is not None and time.monotonic() - w.started > self.timeout:
+                    outcome = Outcome(False, reason=f"took longer than {self.timeout:g} s and was stopped")
+                    self._replace(w)
+                else:
+                    continue
+                w.task = None
+                start(w)  # keep the worker busy while the caller works on the result
+                yield task, outcome
+
+    def _receive(self, w: _Worker, ready: list[Any]) -> Outcome | None:
+        """The worker's answer; a failed Outcome if it died (the worker is then replaced)."""
+        try:
+            if w.conn.poll():
+                return w.conn.recv()
+        except Exception:  # EOF or a message cut short: the process is dying or dead
+            pass
+        if w.process.is_alive() and w.process.sentinel not in ready:
+            return None
+        w.process.join(timeout=1)
+        outcome = Outcome(False, reason=f"the worker process died ({_exit_reason(w.process.exitcode)})")
+        self._replace(w)
+        return outcome
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.stop(kill=True)
+        fresh = _Worker(self.ctx)
+        worker.process, worker.conn, worker.shared = fresh.process, fresh.conn, fresh.shared
+        worker.task = None
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.stop(kill=w.task is not None)
+
+
+class InlinePool:
+    """The same interface in this process (jobs=0): for profilers and debuggers."""
+
+    def __init__(self) -> None:
+        self.workers: list[Any] = []
+
+    def run(
+        self, tasks: Iterable[Task], after_start: Callable[[], None] | None = None
+    ) -> Iterator[tuple[Task, Outcome]]:
+        if after_start is not None:
+            after_start()
+        added: set[str] = set()
+        try:
+            for task in tasks:
+                for key, value in task.shared:
+                    _SHARED[key] = value
+                    added.add(key)
+                try:
+                    outcome = Outcome(True, task.fn(*task.args))
+                except Exception as exc:
+                    outcome = Outcome(False, reason=f"{type(exc).__name__}: {exc}")
+                yield task, outcome
+        finally:
+            for key in added:  # this process lives on: do not keep a corpus' reference graph
+                _SHARED.pop(key, None)
+
+    def close(self) -> None:
+        pass
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+def _pool(jobs: int, tasks: int, timeout: float | None) -> WorkerPool | InlinePool:
+    if jobs <= 0:
+        return InlinePool()
+    return WorkerPool(min(jobs, max(1, tasks)), timeout)
+
+
+# --- tasks ---------------------------------------------------------------------------------------
+
+
+def _parse_task(path: str) -> tuple[bool, bytes | str]:
+    """(True, pickled Document) or (False, the one-line reason the file cannot be built).
+    The pickle is also what the cache stores, so it is made once, here."""
     from budgetkg.reader import read_document
 
     try:
-        return read_document(path)
+        return True, pickle.dumps(read_document(Path(path)), protocol=pickle.HIGHEST_PROTOCOL)
     except InputError as exc:
-        return exc
+        return False, exc.reason
     except Exception as exc:  # a reader bug must not stop the other documents
-        return InputError(str(path), f"could not be read ({type(exc).__name__}: {exc})")
+        return False, f"could not be read ({type(exc).__name__}: {exc})"
 
 
-def _cache_key(sha: str) -> str:
-    return f"{sha}-v{CACHE_VERSION}.pickle"
+def _validate_task(ntriples: bytes, reference_key: str, document: str, sha256: str, tol: str) -> list[Finding]:
+    """Validate one document's graph (N-Triples, loaded by Oxigraph's parser without Python
+    objects) against the reference graph this worker was sent once."""
+    from pyoxigraph import Quad, RdfFormat, Store
+
+    from budgetkg.validation import settings_triples, validate_loaded
+
+    store = Store()
+    store.load(ntriples, format=RdfFormat.N_TRIPLES)
+    store.load(_SHARED[reference_key], format=RdfFormat.N_TRIPLES)
+    store.bulk_extend(Quad(t.subject, t.predicate, t.object) for t in settings_triples(Decimal(tol)))
+    return validate_loaded(store, document, sha256)
 
 
-def parse_documents(
-    files: list[Path], options: BuildOptions, cache_dir: Path | None
-) -> tuple[list[Document], list[InputError], int, dict[str, bytes]]:
-    """Parse in parallel; unchanged files come from the previous build's cache."""
-    documents: dict[int, Document] = {}
-    failures: list[InputError] = []
-    todo: list[tuple[int, Path]] = []
-    reused = 0
-    fresh_cache: dict[str, bytes] = {}
-    for i, path in enumerate(files):
-        if not path.exists():
-            failures.append(InputError(str(path), "does not exist"))
-            continue
-        if cache_dir is not None:
-            try:
-                sha = sha256_of(path)
-            except OSError as exc:
-                failures.append(InputError(str(path), f"cannot be read ({exc.strerror})"))
-                continue
-            cached = cache_dir / _cache_key(sha)
-            if cached.exists():
-                try:
-                    blob = cached.read_bytes()
-                    doc = pickle.loads(blob)
-                    documents[i] = doc
-                    fresh_cache[_cache_key(sha)] = blob
-                    reused += 1
-                    continue
-                except Exception:
-                    pass
-        todo.append((i, path))
-    bar = tqdm(
-        total=len(files),
-        initial=reused,
-        unit="doc",
-        desc="parsing",
-        disable=not options.progress,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
-    pages = 0
+def reader_fingerprint() -> str:
+    """Digest of the code and mappings a parse depends on (part of the cache key)."""
+    digest = hashlib.sha256(CACHE_VERSION.encode())
+    for name in READER_INPUTS:
+        digest.update((PACKAGE_DIR / name).read_bytes())
+    from budgetkg.mapping import MAPPINGS_DIR
 
-    def record(i: int, result: Document | InputError) -> None:
-        nonlocal pages
-        if isinstance(result, InputError):
-            failures.append(result)
-            tqdm.write(f"error: {result.path}: {result.reason}", file=sys.stderr)
-        else:
-            documents[i] = result
-            pages += result.source.page_count
-            fresh_cache[_cache_key(result.source.sha256)] = pickle.dumps(result)
-        bar.update(1)
-        bar.set_postfix(pages=pages, failed=len(failures))
+    for path in sorted(MAPPINGS_DIR.rglob("*.toml")):
+        digest.update(path.relative_to(MAPPINGS_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
-    if options.jobs > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=options.jobs) as pool:
-            futures = {pool.submit(_parse_one, path): i for i, path in todo}
-            for future, i in futures.items():
-                record(i, future.result())
-    else:
-        for i, path in todo:
-            record(i, _parse_one(path))
-    bar.close()
-    return [documents[i] for i in sorted(documents)], failures, reused, fresh_cache
+
+# --- the build ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Input:
+    index: int
+    path: Path
+    sha256: str = ""
+    cached: Path | None = None  # the previous build's parse, when reused
+    blob: bytes | None = None  # the pickled Document, fresh from a worker
+    document: Document | None = None
+    error: str | None = None  # why it is not built ("" for a skipped duplicate)
+
+    @property
+    def ready(self) -> bool:
+        return self.error is not None or self.blob is not None or self.cached is not None
 
 
 def build(inputs: list[Path], options: BuildOptions, echo: Callable[[str], None] = print) -> BuildResult:
+    """Build `inputs` into `options.out`; see the module docstring for how."""
+    started = time.perf_counter()
     files = collect_inputs(inputs)
     out = options.out
-    old_cache = out / "cache" if (out / "cache").is_dir() else None
-    documents, failures, reused, cache = parse_documents(files, options, old_cache)
-    result = BuildResult(documents=documents, failures=failures, reused=reused)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    tmp.chmod(0o755)
-    try:
-        (tmp / "cache").mkdir()
-        for name, blob in cache.items():
-            (tmp / "cache" / name).write_bytes(blob)
-        result.lines = write_lines(documents, tmp / "lines.csv")
-        for doc in documents:
-            for warning in doc.warnings:
-                echo(f"warning: {doc.source.name}: {warning}")
-            for table in doc.tables:
-                for warning in table.warnings:
-                    echo(f"warning: {doc.source.name}: {table.title}: {warning}")
-        _publish_stages(documents, tmp, options, result, echo)
-        _swap(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with _build_lock(out):
+        _remove_leftovers(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-building-", dir=out.parent))
+        try:
+            tmp.chmod(0o755)
+            result = _Build(tmp, files, options, echo).run()
+            _swap(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    result.timings["total"] = time.perf_counter() - started
     return result
 
 
-def _publish_stages(
-    documents: list[Document],
-    tmp: Path,
-    options: BuildOptions,
-    result: BuildResult,
-    echo: Callable[[str], None],
-) -> None:
-    """Graph, store, dumps and validation (later stages)."""
-    from budgetkg.export import write_exports
-    from budgetkg.graph import GraphBuilder
-    from budgetkg.store import write_store
+class _Build:
+    """One build into a temporary directory (which `build` then swaps into place)."""
 
-    builder = GraphBuilder(options.base_uri)
-    datasets = builder.build(documents)
-    report = None
-    if options.validate:
-        from budgetkg.validation import validate_datasets
+    def __init__(self, tmp: Path, files: list[Path], options: BuildOptions, echo: Callable[[str], None]) -> None:
+        from budgetkg.export import Exporter
+        from budgetkg.graph import GraphBuilder
 
-        report = validate_datasets(datasets, builder, tolerance=options.tolerance)
-        (tmp / "validation").mkdir()
-        report.write(tmp / "validation", documents)
-        echo(report.summary_text())
-        result.summary = report.counts()
-    result.triples = write_store(datasets, report, tmp / "store")
-    write_exports(datasets, report, tmp, builder, documents)
+        self.tmp, self.options, self.echo = tmp, options, echo
+        self.fingerprint = reader_fingerprint()
+        self.items = [_Input(i, p) for i, p in enumerate(files)]
+        self.result = BuildResult()
+        self.timings = self.result.timings
+        self.builder = GraphBuilder(options.base_uri)
+        self.exporter = Exporter(tmp, self.builder)
+        self.datasets: list[Dataset] = []
+        self.doc_ids: dict[str, Path] = {}
+        self.skipped: list[str] = []
+        self.tolerance: str | None = None
+        self.warm = False
+        self.taken = 0  # inputs taken so far, in input order
+        self.bar: tqdm | None = None
+
+    def run(self) -> BuildResult:
+        t0 = time.perf_counter()
+        self.timings["graph"] = 0.0
+        self._parse(self._identify())
+        self.timings["parse"] = time.perf_counter() - t0 - self.timings["graph"]
+        result = self.result
+        result.reused = sum(1 for item in self.items if item.cached is not None and item.document is not None)
+        for line in self.skipped:
+            self.echo(line)
+        for doc in result.documents:
+            for warning in doc.warnings:
+                self.echo(f"warning: {doc.source.name}: {warning}")
+            for table in doc.tables:
+                for warning in table.warnings:
+                    self.echo(f"warning: {doc.source.name}: {table.title}: {warning}")
+        t = time.perf_counter()
+        reference = self.builder.reference_dataset()
+        self.datasets.insert(0, reference)
+        result.lines = write_lines(result.documents, self.tmp / "lines.csv")
+        self.timings["graph"] += time.perf_counter() - t
+        report = self._validate_and_publish()
+        result.report = report
+        if report is not None:
+            self.echo(report.summary_text())
+            result.summary = report.counts()
+        t = time.perf_counter()
+        self.exporter.write_catalog(result.documents)
+        _write_manifest(self.tmp, self.options, self.builder, result)
+        self.timings["catalog"] = time.perf_counter() - t
+        return result
+
+    def _identify(self) -> list[_Input]:
+        """sha256 of every input; skip repeated files; find parses to reuse. Returns the rest."""
+        by_sha: dict[str, _Input] = {}
+        old_cache = self.options.out / "cache"
+        todo = []
+        for item in self.items:
+            if not item.path.exists():
+                item.error = "does not exist"
+                continue
+            try:
+                item.sha256 = sha256_of(item.path)
+            except OSError as exc:
+                item.error = f"cannot be read ({exc.strerror})"
+                continue
+            if item.sha256 in by_sha:
+                self.skipped.append(f"skipped: {item.path}: same file as {by_sha[item.sha256].path}")
+                item.error = ""
+                continue
+            by_sha[item.sha256] = item
+            cached = old_cache / self._cache_name(item)
+            if cached.is_file():
+                item.cached = cached
+            else:
+                todo.append(item)
+        return todo
+
+    def _cache_name(self, item: _Input) -> str:
+        return f"{item.sha256}-{self.fingerprint}.pickle"
+
+    def _parse(self, todo: list[_Input]) -> None:
+        """Parse in workers; take each input in input order as soon as it and those before it
+        are ready (graph building needs input order: the reference keeps first labels)."""
+        (self.tmp / "cache").mkdir()
+        (self.tmp / "sources").mkdir()
+        pool = _pool(self.options.jobs if todo else 0, len(todo), self.options.timeout)  # fork before any thread
+        self.bar = _bar(self.options, total=len(self.items), desc="parsing", unit="doc")
+        try:
+            tasks = [Task(item.index, _parse_task, (str(item.path),)) for item in todo]
+            for task, outcome in pool.run(tasks, after_start=self._while_workers_start):
+                item = self.items[task.key]
+                if not outcome.ok:
+                    item.error = f"could not be read ({outcome.reason})"
+                elif outcome.value[0]:
+                    item.blob = outcome.value[1]
+                else:
+                    item.error = str(outcome.value[1])
+                self._take_ready()
+            self._take_ready()
+        finally:
+            pool.close()
+            self.bar.close()
+
+    def _while_workers_start(self) -> None:
+        """Work for this process while the workers parse their first documents."""
+        self._warm_up()
+        self._take_ready()
+
+    def _warm_up(self) -> None:
+        """Import and prepare validation (pyshacl, shapes, ontology) once, here: the validation
+        workers forked later inherit all of it. A bad tolerance fails the build now."""
+        if self.warm or not self.options.validate:
+            return
+        from budgetkg.graph import _ontology_triple_list
+        from budgetkg.validation import parse_tolerance, shapes_graph
+
+        self.tolerance = str(parse_tolerance(self.options.tolerance))
+        shapes_graph()
+        _ontology_triple_list()
+        self.warm = True
+
+    def _take_ready(self) -> None:
+        while self.taken < len(self.items) and self.items[self.taken].ready:
+            self._take(self.items[self.taken])
+            self.taken += 1
+
+    def _take(self, item: _Input) -> None:
+        """Keep the parse, build the graph and write its Turtle, or record the failure."""
+        if item.error is None:
+            try:
+                blob = item.blob
+                if blob is None and item.cached is not None:
+                    blob = item.cached.read_bytes()
+                item.document = pickle.loads(blob)  # type: ignore[arg-type]
+            except Exception as exc:  # an unreadable cache entry: it is parsed again next time
+                item.error = f"its cached parse could not be read ({type(exc).__name__})"
+                item.cached = None
+        doc = item.document
+        if doc is not None:
+            doc_id = self.builder.doc_id(doc)
+            if doc_id in self.doc_ids:
+                item.error = f"is the same budget ({doc_id}) as {self.doc_ids[doc_id]}; only that one is built"
+                item.document = None
+            else:
+                self.doc_ids[doc_id] = item.path
+                _keep_parse(item, self.tmp / "cache" / self._cache_name(item))
+                _keep_source(item, self.options.out / "sources", self.tmp / "sources")
+                t = time.perf_counter()
+                ds = self.builder.document_dataset(doc)  # triples in build order: validation depends on it
+                self.timings["graph"] += time.perf_counter() - t
+                self.datasets.append(ds)
+                self.result.documents.append(doc)
+                self.result.pages += doc.source.page_count
+        if item.error:
+            self.result.failures.append(InputError(str(item.path), item.error))
+            if self.options.progress:
+                tqdm.write(f"error: {item.path}: {item.error}", file=sys.stderr)
+        item.blob = None
+        assert self.bar is not None
+        self.bar.update(1)
+        self.bar.set_postfix(pages=self.result.pages, failed=len(self.result.failures), refresh=False)
+
+    def _validate_and_publish(self) -> ValidationReport | None:
+        """Validation in worker processes; meanwhile a thread of this process bulk-loads the
+        store (Oxigraph releases the GIL) and writes the whole-graph dumps."""
+        from budgetkg.store import add_report, load_store
+
+        t0 = time.perf_counter()
+        self._warm_up()
+        documents = [ds for ds in self.datasets if ds.document is not None]
+        pool = None
+        if self.options.validate and documents:
+            gc.collect()
+            gc.freeze()  # forked workers share this process's objects without copying their pages
+            try:
+                pool = _pool(self.options.jobs, len(documents), self.options.timeout)
+            finally:
+                gc.unfreeze()
+        stores: list[Any] = []
+        errors: list[BaseException] = []
+
+        def publish() -> None:
+            try:
+                t = time.perf_counter()
+                for ds in self.datasets:  # sorted, and each document's Turtle written
+                    self.exporter.add(ds)
+                self.timings["sort"] = time.perf_counter() - t
+                t = time.perf_counter()
+                nquads = self.tmp / "store.nq"
+                self.exporter.write_nquads(nquads)
+                stores.append(load_store(self.tmp / "store", nquads))
+                nquads.unlink()
+                self.timings["store"] = time.perf_counter() - t
+                t = time.perf_counter()
+                self.exporter.write_graph_dumps()
+                self.timings["dumps"] = time.perf_counter() - t
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=publish, name="budgetkg-publish", daemon=True)
+        thread.start()
+        report = None
+        try:
+            if pool is not None:
+                report = self._validate(documents, pool)
+            elif self.options.validate:  # nothing to validate: an empty report, as always
+                from budgetkg.validation import make_report
+
+                report = make_report(self.builder.validation_graph, self.builder.base, Decimal(str(self.tolerance)), [])
+        finally:
+            if pool is not None:
+                pool.close()
+            thread.join()
+        if errors:
+            raise errors[0]
+        self.timings["validate"] = time.perf_counter() - t0
+        t = time.perf_counter()
+        if report is not None:
+            (self.tmp / "validation").mkdir()
+            report.write(self.tmp / "validation", self.result.documents)
+        add_report(stores.pop(), report)
+        self.result.triples = self.exporter.write_dataset_dump(report)  # = the store's quads, without counting them
+        self.timings["report"] = time.perf_counter() - t
+        return report
+
+    def _validate(self, documents: list[Dataset], pool: WorkerPool | InlinePool) -> ValidationReport:
+        from pyoxigraph import RdfFormat, serialize
+
+        from budgetkg.validation import make_report
+
+        sources = [ds.document.source for ds in documents if ds.document is not None]
+        graphs = (  # a generator: each document's N-Triples exist only while it is validated
+            (src.name, src.sha256, serialize(ds.triples, format=RdfFormat.N_TRIPLES))
+            for src, ds in zip(sources, documents, strict=True)
+        )
+        reference = serialize(self.datasets[0].triples, format=RdfFormat.N_TRIPLES)
+        findings, failed = validate_graphs(
+            graphs, reference, self.tolerance, pool=pool, total=len(documents), progress=self.options.progress
+        )
+        for i, reason in failed:
+            self.result.failures.append(InputError(sources[i].path, f"could not be validated ({reason})"))
+        return make_report(self.builder.validation_graph, self.builder.base, Decimal(str(self.tolerance)), findings)
+
+
+def validate_graphs(
+    graphs: Iterable[tuple[str, str, bytes]],
+    reference: bytes,
+    tolerance: str | Decimal | None = None,
+    *,
+    jobs: int = 1,
+    pool: WorkerPool | InlinePool | None = None,
+    total: int | None = None,
+    timeout: float | None = None,
+    progress: bool = False,
+) -> tuple[list[Finding], list[tuple[int, str]]]:
+    """SHACL-validate documents in worker processes, each on its own with the reference graph.
+
+    `graphs` yields (file name, sha256, the document's graph as N-Triples in build order) and
+    is consumed lazily; `reference` is the reference graph as N-Triples, sent once per worker.
+    Returns the findings (any order; `make_report` sorts them) and (position, reason) for each
+    document whose validation failed. Builds and the benchmarks both validate through here."""
+    from budgetkg.validation import parse_tolerance
+
+    tol = str(parse_tolerance(tolerance))
+    own = pool is None
+    if pool is None:
+        gc.collect()
+        gc.freeze()  # forked workers share this process's objects without copying their pages
+        try:
+            pool = _pool(jobs, total or jobs, timeout)
+        finally:
+            gc.unfreeze()
+    ref_key = f"reference-{hashlib.sha256(reference).hexdigest()[:16]}"
+    shared = ((ref_key, reference),)
+    tasks = (
+        Task(i, _validate_task, (ntriples, ref_key, name, sha256, tol), shared)
+        for i, (name, sha256, ntriples) in enumerate(graphs)
+    )
+    findings: list[Finding] = []
+    failed: list[tuple[int, str]] = []
+    counts = {"Violation": 0, "Warning": 0}
+    bar = tqdm(total=total, desc="validating", unit="doc", disable=not progress, file=sys.stderr, mininterval=0.5)
+    try:
+        for task, outcome in pool.run(tasks):
+            if outcome.ok:
+                findings.extend(outcome.value)
+                for f in outcome.value:
+                    counts[f.severity] = counts.get(f.severity, 0) + 1
+            else:
+                failed.append((task.key, outcome.reason))
+            bar.update(1)
+            bar.set_postfix(violations=counts["Violation"], warnings=counts["Warning"], refresh=False)
+    finally:
+        bar.close()
+        if own:
+            pool.close()
+    return findings, failed
+
+
+def _keep_parse(item: _Input, target: Path) -> None:
+    """The parse goes into the new build's cache: a hard link to the previous build's file
+    when reused (no copy), else the pickle the worker made."""
+    if item.cached is not None:
+        try:
+            os.link(item.cached, target)
+            return
+        except OSError:
+            shutil.copyfile(item.cached, target)
+            return
+    if item.blob is not None:
+        target.write_bytes(item.blob)
+
+
+def _keep_source(item: _Input, old_sources: Path, sources: Path) -> None:
+    """sources/<sha256>.pdf, so pages can link to the page an amount was read from."""
+    target = sources / f"{item.sha256}.pdf"
+    old = old_sources / target.name
+    if old.is_file():
+        with contextlib.suppress(OSError):
+            os.link(old, target)
+            return
+    shutil.copyfile(item.path, target)
+
+
+def _write_manifest(tmp: Path, options: BuildOptions, builder: GraphBuilder, result: BuildResult) -> None:
     manifest = {
         "base_uri": options.base_uri,
         "reference_graph": builder.reference_graph,
@@ -214,12 +739,13 @@ def _publish_stages(
                 "pages": doc.source.page_count,
                 "graph": builder.document_graph(doc),
                 "dump": f"dumps/documents/{builder.doc_id(doc)}.ttl",
+                "source": f"sources/{doc.source.sha256}.pdf",
                 "department": doc.department,
                 "year": doc.year,
                 "kind": doc.kind,
                 "budget": builder.budget_iri(doc),
             }
-            for doc in documents
+            for doc in result.documents
         ],
         "failures": [{"file": f.path, "reason": f.reason} for f in result.failures],
     }
@@ -228,12 +754,81 @@ def _publish_stages(
     )
 
 
+def _bar(options: BuildOptions, **kwargs: Any) -> tqdm:
+    return tqdm(disable=not options.progress, file=sys.stderr, dynamic_ncols=True, mininterval=0.5, **kwargs)
+
+
+# --- atomic replacement of the output directory -------------------------------------------------
+
+RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange two paths (Linux renameat2 RENAME_EXCHANGE); False where the
+    platform or file system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    at_fdcwd = -100
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def _swap(tmp: Path, out: Path) -> None:
-    """Replace `out` with `tmp` so that readers see either the old or the new build."""
-    if out.exists():
-        old = out.with_name(f".{out.name}-old-{os.getpid()}")
+    """Put the finished build `tmp` at `out` in one atomic step: a reader opening any file under
+    `out` sees the old build or the new one, never a missing or half-written directory.
+
+    `out` stays a real directory (paths like out/store and tools like cp, tar or a container
+    bind mount see no symlink): the two directories are exchanged with renameat2, then the old
+    one is deleted. Where that call is missing (not Linux), two renames with a short gap."""
+    if not out.exists() and not out.is_symlink():
+        os.rename(tmp, out)
+        return
+    old = tmp.with_name(tmp.name.replace("-building-", "-old-"))
+    if _exchange(tmp, out):
+        os.rename(tmp, old)
+    else:
         os.replace(out, old)
         os.replace(tmp, out)
+    if old.is_dir() and not old.is_symlink():
         shutil.rmtree(old, ignore_errors=True)
     else:
-        os.replace(tmp, out)
+        old.unlink()
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Temporary and old directories of interrupted builds (we hold the lock: none is running)."""
+    prefixes = (f".{out.name}-building-", f".{out.name}-old-")
+    for path in out.parent.iterdir():
+        if path.name.startswith(prefixes) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _build_lock(out: Path) -> Iterator[None]:
+    """One build at a time per output directory (a second one fails fast)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    lock = out.parent / f".{out.name}.lock"
+    with lock.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ValueError(f"another budgetkg build is writing {out} (lock {lock})") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -112,6 +112,15 @@ def code_list(scheme: str) -> dict[str, CodeEntry]:
     return out
 
 
+@cache
+def _label_index(scheme: str) -> dict[str, list[str]]:
+    """Squashed zh label → notations carrying it, in code-list order (for resolve_name)."""
+    index: dict[str, list[str]] = {}
+    for entry in code_list(scheme).values():
+        index.setdefault(squash(entry.label_zh), []).append(entry.notation)
+    return index
+
+
 def parent_code(code: str) -> str | None:
     return code[:-2] if len(code) > 3 else None
 
@@ -140,6 +149,7 @@ class GraphBuilder:
         self._columns: dict[str, tuple[str, ...]] = {}
         self._kinds: dict[str, tuple[str, str]] = {}
         self._names: dict[str, dict[int, str]] = {}  # org key → year → printed name
+        self._org_iris: dict[str, str] = {}
 
     # --- IRIs ------------------------------------------------------------------------------
 
@@ -147,7 +157,10 @@ class GraphBuilder:
         return self.mappings.org_key(name)
 
     def org_iri(self, name: str) -> str:
-        return f"{self.base}id/org/{iri_segment(self.org_key(name))}"
+        iri = self._org_iris.get(name)
+        if iri is None:  # asked for every observation: worth remembering
+            iri = self._org_iris[name] = f"{self.base}id/org/{iri_segment(self.org_key(name))}"
+        return iri
 
     def budget_iri(self, doc: Document) -> str:
         return f"{self.base}id/budget/{iri_segment(self.org_key(doc.department))}/{doc.year}/{doc.phase}"
@@ -183,12 +196,19 @@ class GraphBuilder:
     # --- building ---------------------------------------------------------------------------
 
     def build(self, documents: Iterable[Document]) -> list[Dataset]:
-        datasets = []
-        for doc in documents:
-            self._names.setdefault(self.org_key(doc.department), {})[doc.year] = doc.department
-            datasets.append(Dataset(self.document_graph(doc), doc, list(self._document(doc))))
-        reference = Dataset(self.reference_graph, None, list(self._reference()))
-        return [reference, *datasets]
+        datasets = [self.document_dataset(doc) for doc in documents]
+        return [self.reference_dataset(), *datasets]
+
+    def document_dataset(self, doc: Document) -> Dataset:
+        """One document's named graph. Documents must come in build order (the reference data
+        keeps the first printed label of a code); a corpus build adds them one by one as they
+        are parsed, then asks for the reference once all are in."""
+        self._names.setdefault(self.org_key(doc.department), {})[doc.year] = doc.department
+        return Dataset(self.document_graph(doc), doc, list(self._document(doc)))
+
+    def reference_dataset(self) -> Dataset:
+        """Ontology, code lists, columns and renamings for every document added so far."""
+        return Dataset(self.reference_graph, None, list(self._reference()))
 
     def _document(self, doc: Document) -> Iterator[Triple]:
         budget = nn(self.budget_iri(doc))
@@ -453,11 +473,7 @@ class GraphBuilder:
     def resolve_name(self, scheme: str, label: str, level: int | None = None) -> str | None:
         """A name printed without its code → the code, through the national code list."""
         name = ORDINAL.sub("", squash(label))
-        matches = [
-            e.notation
-            for e in code_list(scheme).values()
-            if squash(e.label_zh) == name and (level is None or code_level(e.notation) == level)
-        ]
+        matches = [n for n in _label_index(scheme).get(name, ()) if level is None or code_level(n) == level]
         return matches[0] if len(matches) == 1 else None
 
     def _row_key(self, row: Row, concept_scheme: str | None) -> str:

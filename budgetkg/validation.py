@@ -160,21 +160,28 @@ def settings_triples(tolerance: Decimal) -> list[Triple]:
 def validate_datasets(
     datasets: list[Dataset], builder: GraphBuilder, tolerance: str | Decimal | None = None
 ) -> ValidationReport:
-    tol = _tolerance(tolerance)
+    tol = parse_tolerance(tolerance)
     reference = next((d for d in datasets if d.document is None), None)
     ref_triples = reference.triples if reference else []
-    report = ValidationReport(builder.validation_graph, builder.base, tol)
+    findings: list[Finding] = []
     for ds in datasets:
         if ds.document is None:
             continue
         source = ds.document.source
-        report.findings.extend(validate_document(ds.triples, ref_triples, source.name, tol, source.sha256))
+        findings.extend(validate_document(ds.triples, ref_triples, source.name, tol, source.sha256))
+    return make_report(builder.validation_graph, builder.base, tol, findings)
+
+
+def make_report(graph: str, base: str, tol: Decimal, findings: Iterable[Finding]) -> ValidationReport:
+    """The report of a run from its findings, in any order: documents may be validated one by
+    one or in parallel processes, the report comes out the same."""
+    report = ValidationReport(graph, base, tol, list(findings))
     report.findings.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.document, f.table_no, f.pages, f.message))
     report.triples = report_triples(report)
     return report
 
 
-def _tolerance(value: str | Decimal | None) -> Decimal:
+def parse_tolerance(value: str | Decimal | None) -> Decimal:
     if value is None:
         return DEFAULT_TOLERANCE
     try:
@@ -193,6 +200,12 @@ def validate_document(
     store.bulk_extend(Quad(t.subject, t.predicate, t.object) for t in doc_triples)
     store.bulk_extend(Quad(t.subject, t.predicate, t.object) for t in ref_triples)
     store.bulk_extend(Quad(t.subject, t.predicate, t.object) for t in settings_triples(tol))
+    return validate_loaded(store, document, sha256)
+
+
+def validate_loaded(store: Store, document: str, sha256: str = "") -> list[Finding]:
+    """Validate a store that already holds one document's graph, the reference graph and the
+    settings (a parallel build loads them from N-Triples, cheaper than Python triples)."""
     _conforms, results, _text = pyshacl.validate(
         store, shacl_graph=shapes_graph(), inference="none", advanced=False, allow_warnings=True
     )
@@ -361,13 +374,12 @@ def revalidate(build_dir: Path, tolerance: str | Decimal | None = None) -> Valid
     store = Store(str(build_dir / "store"))
     ref_graph = NamedNode(manifest["reference_graph"])
     ref = [q.triple for q in store.quads_for_pattern(None, None, None, ref_graph)]
-    tol = _tolerance(tolerance)
-    report = ValidationReport(manifest["validation_graph"], base, tol)
+    tol = parse_tolerance(tolerance)
+    findings: list[Finding] = []
     for doc in manifest["documents"]:
         triples = [q.triple for q in store.quads_for_pattern(None, None, None, NamedNode(doc["graph"]))]
-        report.findings.extend(validate_document(triples, ref, doc["file"], tol, doc["sha256"]))
-    report.findings.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.document, f.table_no, f.pages, f.message))
-    report.triples = report_triples(report)
+        findings.extend(validate_document(triples, ref, doc["file"], tol, doc["sha256"]))
+    report = make_report(manifest["validation_graph"], base, tol, findings)
     graph = NamedNode(report.graph)
     store.clear_graph(graph)
     store.bulk_extend(Quad(t.subject, t.predicate, t.object, graph) for t in report.triples)
