@@ -52,6 +52,13 @@ with pdfplumber.open(sys.argv[1]) as pdf:
     n = sum(len(page.chars) for page in pdf.pages)
 print(n)
 """
+SERIAL = """
+import sys, shutil
+from pathlib import Path
+from budgetkg.build import BuildOptions, build
+shutil.rmtree(sys.argv[2], ignore_errors=True)
+build([Path(sys.argv[1])], BuildOptions(out=Path(sys.argv[2]), jobs=0, progress=False), echo=lambda m: None)
+"""
 SECTIONS = ("sample", "speedup", "store", "validation", "sparql", "corpus200")
 OBS = "http://purl.org/linked-data/cube#Observation"
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
@@ -204,9 +211,19 @@ def bench_speedup(work: Path, documents: int) -> Path:
     corpus = generate(work / f"corpus-{documents}", documents // 2, [2023, 2024])
     t1 = cli_build(corpus, work / "speedup-j1", 1, work / "speedup-j1.log")
     t2 = cli_build(corpus, work / "speedup-j2", 2, work / "speedup-j2.log")
+    serial = [sys.executable, "-c", SERIAL, str(corpus), str(work / "speedup-j0")]
+    t0 = timed(serial)
     manifest = json.loads((work / "speedup-j2" / "build.json").read_text(encoding="utf-8"))
     pages = sum(d["pages"] for d in manifest["documents"])
-    record(Figure(f"build of {documents} synthetic budgets, `--jobs 1`", t1, "s", note=f"{pages} pages"))
+    record(
+        Figure(
+            f"build of {documents} synthetic budgets, one process",
+            t0,
+            "s",
+            note=f"{pages} pages; `jobs=0`: parse, validation, store and dumps one after the other",
+        )
+    )
+    record(Figure(f"build of {documents} synthetic budgets, `--jobs 1`", t1, "s", note="one worker process"))
     record(
         Figure(
             f"build of {documents} synthetic budgets, `--jobs 2`",
@@ -218,6 +235,19 @@ def bench_speedup(work: Path, documents: int) -> Path:
             "speed-up ≥ 1.8×",
             t1 / t2 >= 1.8,
             f"ratio = speed-up; {len(manifest['failures'])} failed",
+        )
+    )
+    record(
+        Figure(
+            f"build of {documents} synthetic budgets, `--jobs 2`",
+            t2,
+            "s",
+            "one process",
+            t0,
+            t0 / t2,
+            "",
+            None,
+            "ratio = speed-up over a build without any parallelism",
         )
     )
     return work / "speedup-j2"

@@ -121,8 +121,12 @@ class Outcome:
 
 
 def _worker_main(conn: Connection) -> None:
-    """Run tasks until told to stop. Ctrl-C goes to the parent, which stops its workers."""
+    """Run tasks until told to stop. Ctrl-C goes to the parent, which stops its workers; if the
+    parent is killed, the workers die with it (Linux) instead of finishing their documents."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     while True:
         try:
             message = conn.recv()
@@ -144,6 +148,8 @@ def _worker_main(conn: Connection) -> None:
             conn.send(outcome)
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             conn.send(Outcome(False, reason=f"result could not be sent back ({type(exc).__name__})"))
+        except OSError:  # the parent is gone
+            return
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -573,8 +579,7 @@ class _Build:
         documents = [ds for ds in self.datasets if ds.document is not None]
         pool = None
         if self.options.validate and documents:
-            gc.collect()
-            gc.freeze()  # forked workers share this process's objects without copying their pages
+            gc.freeze()  # forked workers' garbage collectors leave this process's objects (and pages) alone
             try:
                 pool = _pool(self.options.jobs, len(documents), self.options.timeout)
             finally:
@@ -667,8 +672,7 @@ def validate_graphs(
     tol = str(parse_tolerance(tolerance))
     own = pool is None
     if pool is None:
-        gc.collect()
-        gc.freeze()  # forked workers share this process's objects without copying their pages
+        gc.freeze()  # forked workers' garbage collectors leave this process's objects (and pages) alone
         try:
             pool = _pool(jobs, total or jobs, timeout)
         finally:
