@@ -129,6 +129,13 @@ def code_level(code: str) -> int:
     return {3: 1, 5: 2, 7: 3}.get(len(code), 0)
 
 
+def _formal_organisation(node: NamedNode, kind: str) -> Iterator[Triple]:
+    """A department and a subordinate unit are both legal entities (org:FormalOrganization)."""
+    yield Triple(node, A, nn(ORG + "Organization"))
+    yield Triple(node, A, nn(ORG + "FormalOrganization"))
+    yield Triple(node, A, nn(BK + kind))
+
+
 @dataclass
 class Dataset:
     """One named graph: its IRI, the document it came from (None: reference data), triples."""
@@ -255,9 +262,7 @@ class GraphBuilder:
         yield Triple(source, nn(DCT + "format"), lit("application/pdf"))
 
     def _organisations(self, doc: Document, dept: NamedNode) -> Iterator[Triple]:
-        yield Triple(dept, A, nn(ORG + "Organization"))
-        yield Triple(dept, A, nn(ORG + "FormalOrganization"))
-        yield Triple(dept, A, nn(BK + "Department"))
+        yield from _formal_organisation(dept, "Department")
         # skos:prefLabel (the latest name) is stated once, in the reference graph: see _renamings
         yield Triple(dept, nn(RDFS + "label"), lit(doc.department, "zh"))
         dated = nn(f"{self.org_iri(doc.department)}/name/{doc.year}")
@@ -283,9 +288,7 @@ class GraphBuilder:
             if self.org_key(name) == self.org_key(doc.department):
                 continue
             unit = nn(self.org_iri(name))
-            yield Triple(unit, A, nn(ORG + "Organization"))
-            yield Triple(unit, A, nn(ORG + "FormalOrganization"))
-            yield Triple(unit, A, nn(BK + "SubordinateUnit"))
+            yield from _formal_organisation(unit, "SubordinateUnit")
             yield Triple(unit, nn(SKOS + "prefLabel"), lit(name, "zh"))
             yield Triple(unit, nn(RDFS + "label"), lit(name, "zh"))
             yield Triple(unit, nn(ORG + "subOrganizationOf"), dept)

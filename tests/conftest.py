@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -12,6 +15,20 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE_PDF = FIXTURES / "gz-zwfwsjglj-2023-budget.pdf"
 SAMPLE_TXT = FIXTURES / "gz-zwfwsjglj-2023-budget.txt"
 BASE = "http://localhost:8000/"
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(name: str) -> ModuleType:
+    """A program of scripts/ imported by path under its own name (scripts/ is not a package;
+    make_corpus finds render_budget_pdf in sys.modules under that name)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @pytest.fixture(scope="session")

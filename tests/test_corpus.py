@@ -9,16 +9,14 @@ name every altered row and flag nothing but rounding in the documents left intac
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import load_script
 
 from budgetkg.build import BuildOptions, BuildResult, build
 from budgetkg.mapping import squash
@@ -26,25 +24,14 @@ from budgetkg.validation import Finding
 
 pytest.importorskip("reportlab")
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
-
-def _make_corpus() -> ModuleType:
-    name = "make_corpus"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("corpus")
-    _make_corpus().generate_corpus(out, departments=3, years=[2023, 2024], seed=0, inject_rate=0.001, jobs=2)
+    make_corpus = load_script("make_corpus")
+    make_corpus.generate_corpus(out, departments=3, years=[2023, 2024], seed=0, inject_rate=0.001, jobs=2)
     return out
 
 

@@ -7,40 +7,26 @@ corpus and checks its ground truth adds up and is reproducible byte for byte.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from conftest import load_script
 
 pytest.importorskip("reportlab")
 pdfplumber = pytest.importorskip("pdfplumber")
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = ROOT / "scripts"
 FIXTURE = ROOT / "tests" / "fixtures" / "gz-zwfwsjglj-2023-budget.txt"
 
 
-def _load(name: str) -> ModuleType:
-    """Import a script by path under its own name (make_corpus finds render_budget_pdf so)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
-
-rb = _load("render_budget_pdf")
-mc = _load("make_corpus")
+rb = load_script("render_budget_pdf")
+mc = load_script("make_corpus")
 
 if not any(Path(f).exists() for f in (rb.WQY_ZENHEI, rb.AR_PL_UMING)):
     pytest.skip("no CJK TrueType font (apt-get install fonts-wqy-zenhei)", allow_module_level=True)

@@ -8,35 +8,20 @@ these styles: columns come from rules or text gutters, rows from rules or amount
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
-from conftest import SAMPLE_TXT
+from conftest import SAMPLE_TXT, load_script
 from test_reader import assert_matches_truth
 
 from budgetkg.reader import read_document
 
 pytest.importorskip("reportlab")
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
-def _renderer() -> ModuleType:
-    name = "render_budget_pdf"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
-
-rb = _renderer()
+rb = load_script("render_budget_pdf")
 WQY, UMING = rb.WQY_ZENHEI, rb.AR_PL_UMING
 if not (Path(WQY).exists() and Path(UMING).exists()):
     pytest.skip("CJK fonts missing (apt-get install fonts-wqy-zenhei fonts-arphic-uming)", allow_module_level=True)
