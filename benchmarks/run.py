@@ -7,7 +7,9 @@
 Sections: sample (full build vs pdfplumber's character extraction), speedup (2 workers vs 1 on
 a 40-document corpus), store (load rate vs pyoxigraph's bulk_load), validation (time per
 document at 10, 100, 1000 documents), sparql (latency vs the Oxigraph server, 20 concurrent
-clients with one runaway query), corpus200 (a 200-document corpus built from PDFs).
+clients with one runaway query), virtuoso (publishing the corpus to Virtuoso, its answers
+compared with the embedded store's, and its latency), corpus200 (a 200-document corpus built
+from PDFs).
 
 Not a test suite: nothing is asserted; a Markdown table is printed (and saved with --json).
 Servers listen on 127.0.0.1 only and every request loop is bounded.
@@ -59,7 +61,7 @@ from budgetkg.build import BuildOptions, build
 shutil.rmtree(sys.argv[2], ignore_errors=True)
 build([Path(sys.argv[1])], BuildOptions(out=Path(sys.argv[2]), jobs=0, progress=False), echo=lambda m: None)
 """
-SECTIONS = ("sample", "speedup", "store", "validation", "sparql", "corpus200")
+SECTIONS = ("sample", "speedup", "store", "validation", "sparql", "virtuoso", "corpus200")
 OBS = "http://purl.org/linked-data/cube#Observation"
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
@@ -446,7 +448,9 @@ class Client:
 
 
 @contextlib.contextmanager
-def servers(work: Path, build_dir: Path, timeout: float) -> Iterator[dict[str, tuple[int, str]]]:
+def servers(
+    work: Path, build_dir: Path, timeout: float, oxigraph: bool = True
+) -> Iterator[dict[str, tuple[int, str]]]:
     """`budgetkg serve` and `oxigraph serve` on the same data; {name: (port, query path)}."""
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -467,6 +471,10 @@ def servers(work: Path, build_dir: Path, timeout: float) -> Iterator[dict[str, t
                 stderr=(work / "budgetkg-serve.log").open("w"),
             )
         )
+        if not oxigraph:
+            wait_for(port_b, "/status")
+            yield {"budgetkg serve": (port_b, "/sparql")}
+            return
         oxi_dir = work / "oxigraph-store"
         shutil.rmtree(oxi_dir, ignore_errors=True)
         nq = work / "budgetkg.nq"
@@ -698,6 +706,101 @@ def bench_corpus(work: Path, documents: int) -> None:
     )
 
 
+def bench_virtuoso(work: Path, build_dir: Path, repeats: int, clients: int, per_client: int) -> None:
+    """Publish the corpus build into a private Virtuoso (bulk loader), check that it answers
+    like the embedded store, then the same latency and load figures as for `budgetkg serve`."""
+    if shutil.which("virtuoso-t") is None:
+        say("  virtuoso-t not installed (apt-get install virtuoso-opensource-7-bin): skipped")
+        return
+    from budgetkg.publish import compare_with_embedded, publish_to_virtuoso
+    from budgetkg.virtuoso import free_loopback_port, start_instance
+
+    shutil.rmtree(work / "virtuoso", ignore_errors=True)
+    instance = start_instance(work / "virtuoso", free_loopback_port(), free_loopback_port())
+    try:
+        start = time.perf_counter()
+        report = publish_to_virtuoso(build_dir, instance.config)
+        elapsed = time.perf_counter() - start
+        triples = sum(a.triples for a in report.actions)
+        diffs = compare_with_embedded(build_dir, instance.endpoint)
+        record(
+            Figure(
+                "publish the corpus build to Virtuoso (bulk loader)",
+                triples / elapsed,
+                "triples/s",
+                note=f"{triples:,} triples in {len(report.actions)} graphs, {elapsed:.1f} s; "
+                f"{len(report.errors)} errors; {len(diffs)} differences from the embedded store",
+            )
+        )
+        start = time.perf_counter()
+        again = publish_to_virtuoso(build_dir, instance.config)
+        record(
+            Figure(
+                "publish again, nothing changed",
+                time.perf_counter() - start,
+                "s",
+                note=f"{again.count('unchanged')} graphs unchanged (dump sha256 and triple count checked)",
+            )
+        )
+        examples = {p.stem: p.read_text(encoding="utf-8") for p in sorted((ROOT / "queries").glob("*.rq"))}
+        with servers(work, build_dir, 5.0, oxigraph=False) as endpoints:
+            endpoints["virtuoso"] = (instance.config.http_port, "/sparql")
+            times: dict[str, float] = {}
+            for name, (port, path) in endpoints.items():
+                client = Client(port, path)
+                for q in examples.values():  # warm up
+                    client.query(q)
+                medians = []
+                for qname, q in examples.items():
+                    runs = []
+                    for _ in range(repeats):
+                        status, t, body = client.query(q)
+                        if status != 200:
+                            raise RuntimeError(f"{name}: {qname}: HTTP {status}: {body[:200]!r}")
+                        runs.append(t)
+                    medians.append(statistics.median(runs))
+                client.close()
+                times[name] = statistics.median(medians)
+            ratio = times["virtuoso"] / times["budgetkg serve"]
+            record(
+                Figure(
+                    "Virtuoso: example queries, median of medians",
+                    times["virtuoso"] * 1000,
+                    "ms",
+                    "budgetkg serve",
+                    times["budgetkg serve"] * 1000,
+                    ratio,
+                    "",
+                    None,
+                    "same data; keep-alive, sequential",
+                )
+            )
+            points = [
+                f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}"
+                for iri in _observation_iris(endpoints["budgetkg serve"], 200)
+            ]
+            port, path = endpoints["virtuoso"]
+            load = concurrent_load(port, path, points, list(examples.values()), clients, per_client, 5.0, False)
+            record(
+                Figure(
+                    f"Virtuoso: {clients} clients, mixed queries: throughput",
+                    load["throughput"],
+                    "req/s",
+                    note=f"p95 {load['p95'] * 1000:.0f} ms; {load['requests']} requests, {load['errors']} errors",
+                )
+            )
+    finally:
+        instance.stop()
+
+
+def _observation_iris(endpoint: tuple[int, str], n: int) -> list[str]:
+    client = Client(*endpoint)
+    status, _, body = client.query(f"SELECT ?o WHERE {{ ?o a <{OBS}> }} LIMIT {n}")
+    client.close()
+    assert status == 200, body[:200]
+    return [b["o"]["value"] for b in json.loads(body)["results"]["bindings"]]
+
+
 # --- main --------------------------------------------------------------------------------------------
 
 
@@ -730,7 +833,11 @@ def main(argv: list[str] | None = None) -> int:
         def corpus_build_dir() -> Path:
             nonlocal corpus_build
             if corpus_build is None:
-                corpus_build = bench_speedup(work, n_speed)
+                kept = work / "speedup-j2"
+                if "speedup" not in only and (kept / "build.json").exists():  # from an earlier run with --work
+                    corpus_build = kept
+                else:
+                    corpus_build = bench_speedup(work, n_speed)
             return corpus_build
 
         for section in SECTIONS:
@@ -753,6 +860,10 @@ def main(argv: list[str] | None = None) -> int:
                     repeats=3 if quick else 5,
                     clients=20,
                     per_client=5 if quick else 25,
+                )
+            elif section == "virtuoso":
+                bench_virtuoso(
+                    work, corpus_build_dir(), repeats=3 if quick else 5, clients=20, per_client=5 if quick else 25
                 )
             elif section == "corpus200":
                 bench_corpus(work, 10 if quick else 200)

@@ -3,7 +3,9 @@
 A corpus build keeps every core busy and one bad file from hurting the others:
 
 - documents are parsed in worker processes, one document per worker at a time, so a file that
-  crashes or hangs the PDF library is pinned on that file alone (its worker is replaced);
+  crashes or hangs the PDF library is pinned on that file alone (its worker is replaced); with
+  fewer documents than workers, a document's pages are read by several workers and put together
+  here, and its SHACL shapes are shared out among several workers too;
 - the parse of an unchanged PDF (same sha256, same reader code) comes from the previous build;
 - each document's graph is built as soon as it and the ones before it are parsed, and SHACL
   validation, which is per document, runs in worker processes too, while the main process
@@ -39,8 +41,8 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from budgetkg.lines import write_lines
-from budgetkg.model import Document, InputError
-from budgetkg.pdf import sha256_of
+from budgetkg.model import Document, InputError, PageText
+from budgetkg.pdf import count_pages, sha256_of
 
 if TYPE_CHECKING:
     from budgetkg.graph import Dataset, GraphBuilder
@@ -53,6 +55,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 #: What a parsed Document depends on besides the PDF: a change to any of these files makes the
 #: cached parses of the previous build stale, so the cache key includes their digest.
 READER_INPUTS = ("model.py", "pdf.py", "tables.py", "reader.py", "prose.py", "mapping.py")
+
+#: When there are fewer documents than workers, a document is read in parts of at least this
+#: many pages (a PDF opened by several workers costs each of them its page tree and fonts).
+MIN_PART_PAGES = 4
 
 
 @dataclass
@@ -340,9 +346,69 @@ def _parse_task(path: str) -> tuple[bool, bytes | str]:
         return False, f"could not be read ({type(exc).__name__}: {exc})"
 
 
-def _validate_task(ntriples: bytes, reference_key: str, document: str, sha256: str, tol: str) -> list[Finding]:
+def _parse_pages_task(path: str, numbers: tuple[int, ...]) -> tuple[bool, list[PageText] | str]:
+    """(True, the pages numbered `numbers`) or (False, the one-line reason they cannot be read):
+    one part of a document read by several workers, put together by `document_from_pages`."""
+    from budgetkg.pdf import read_pages
+
+    try:
+        return True, read_pages(Path(path), numbers)
+    except InputError as exc:
+        return False, exc.reason
+
+
+def _parsed(outcome: Outcome) -> tuple[Any, str | None]:
+    """(the parse task's value, None) or (None, why the document is not built)."""
+    if not outcome.ok:
+        return None, f"could not be read ({outcome.reason})"
+    ok, value = outcome.value
+    return (value, None) if ok else (None, str(value))
+
+
+def _assemble(path: Path, sha256: str, pages: list[PageText]) -> tuple[Document | None, str | None]:
+    """The Document from the pages its parts' workers read, or None and the reason, exactly as
+    `_parse_task` would have made or refused it from the whole file."""
+    from budgetkg.pdf import source_file
+    from budgetkg.reader import document_from_pages
+
+    try:
+        return document_from_pages(source_file(path, pages, sha256), pages), None
+    except InputError as exc:
+        return None, exc.reason
+    except Exception as exc:  # a reader bug must not stop the other documents
+        return None, f"could not be read ({type(exc).__name__}: {exc})"
+
+
+def _page_count(path: Path) -> int:
+    """Pages of a PDF, or 0 when it cannot be opened here: it is then read whole by a worker,
+    which reports why (damaged, encrypted, not a PDF) as for any other document."""
+    try:
+        return count_pages(path)
+    except Exception:
+        return 0
+
+
+def _validation_pool(jobs: int, documents: int, timeout: float | None) -> tuple[WorkerPool | InlinePool, int]:
+    """Workers to validate `documents` documents, and in how many parts each document's shapes
+    are shared out (`shape_parts`): more than one only when workers would otherwise be idle."""
+    from budgetkg.validation import shapes_part
+
+    parts = max(1, jobs // documents) if 0 < documents < jobs else 1
+    for part in range(parts):
+        shapes_part(part, parts)  # made once here, inherited by the forked workers
+    gc.freeze()  # forked workers' garbage collectors leave this process's objects (and pages) alone
+    try:
+        return _pool(jobs, documents * parts, timeout), parts
+    finally:
+        gc.unfreeze()
+
+
+def _validate_task(
+    ntriples: bytes, reference_key: str, document: str, sha256: str, tol: str, part: int = 0, parts: int = 1
+) -> list[Finding]:
     """Validate one document's graph (N-Triples, loaded by Oxigraph's parser without Python
-    objects) against the reference graph this worker was sent once."""
+    objects) against the reference graph this worker was sent once; with the shapes of `part`
+    of `parts` only, when a document's validation is shared out."""
     from pyoxigraph import Quad, RdfFormat, Store
 
     from budgetkg.validation import settings_triples, validate_loaded
@@ -351,7 +417,7 @@ def _validate_task(ntriples: bytes, reference_key: str, document: str, sha256: s
     store.load(ntriples, format=RdfFormat.N_TRIPLES)
     store.load(_SHARED[reference_key], format=RdfFormat.N_TRIPLES)
     store.bulk_extend(Quad(t.subject, t.predicate, t.object) for t in settings_triples(Decimal(tol)))
-    return validate_loaded(store, document, sha256)
+    return validate_loaded(store, document, sha256, part, parts)
 
 
 def reader_fingerprint() -> str:
@@ -377,12 +443,22 @@ class _Input:
     sha256: str = ""
     cached: Path | None = None  # the previous build's parse, when reused
     blob: bytes | None = None  # the pickled Document, fresh from a worker
-    document: Document | None = None
+    document: Document | None = None  # put together here from pages read in parts, or unpickled
     error: str | None = None  # why it is not built ("" for a skipped duplicate)
+    parts: list[Outcome | None] | None = None  # the outcomes of its parts, when read in parts
 
     @property
     def ready(self) -> bool:
-        return self.error is not None or self.blob is not None or self.cached is not None
+        return self.error is not None or self.blob is not None or self.cached is not None or self.document is not None
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A parse task: a whole document, or part `part` of it, the pages numbered `pages`."""
+
+    item: _Input
+    part: int = 0
+    pages: tuple[int, ...] | None = None
 
 
 def build(inputs: list[Path], options: BuildOptions, echo: Callable[[str], None] = print) -> BuildResult:
@@ -492,23 +568,60 @@ class _Build:
         are ready (graph building needs input order: the reference keeps first labels)."""
         (self.tmp / "cache").mkdir()
         (self.tmp / "sources").mkdir()
-        pool = _pool(self.options.jobs if todo else 0, len(todo), self.options.timeout)  # fork before any thread
+        plan = self._plan(todo)
+        pool = _pool(self.options.jobs if plan else 0, len(plan), self.options.timeout)  # fork before any thread
         self.bar = _bar(self.options, total=len(self.items), desc="parsing", unit="doc")
         try:
-            tasks = [Task(item.index, _parse_task, (str(item.path),)) for item in todo]
+            tasks = [
+                Task(key, _parse_task, (str(job.item.path),))
+                if job.pages is None
+                else Task(key, _parse_pages_task, (str(job.item.path), job.pages))
+                for key, job in enumerate(plan)
+            ]
             for task, outcome in pool.run(tasks, after_start=self._while_workers_start):
-                item = self.items[task.key]
-                if not outcome.ok:
-                    item.error = f"could not be read ({outcome.reason})"
-                elif outcome.value[0]:
-                    item.blob = outcome.value[1]
+                job = plan[task.key]
+                if job.pages is None:
+                    job.item.blob, job.item.error = _parsed(outcome)
                 else:
-                    item.error = str(outcome.value[1])
+                    self._take_part(job, outcome)
                 self._take_ready()
             self._take_ready()
         finally:
             pool.close()
             self.bar.close()
+
+    def _plan(self, todo: list[_Input]) -> list[_Job]:
+        """One task per document; but with fewer documents than workers, a document is read in
+        parts so that no worker idles. A part takes every k-th page rather than a page range:
+        tables cost more per page than the prose before them, so ranges would be uneven."""
+        jobs = self.options.jobs
+        if not 0 < len(todo) < jobs:
+            return [_Job(item) for item in todo]
+        plan = []
+        for item in todo:
+            count = _page_count(item.path)
+            parts = min(jobs // len(todo), count // MIN_PART_PAGES)
+            if parts < 2:
+                plan.append(_Job(item))
+                continue
+            item.parts = [None] * parts
+            plan.extend(_Job(item, part, tuple(range(part + 1, count + 1, parts))) for part in range(parts))
+        return plan
+
+    def _take_part(self, job: _Job, outcome: Outcome) -> None:
+        """Keep a part's pages; with the last part in, put the Document together (in page
+        order, so it equals the one read whole) or fail it with its first part's reason."""
+        item = job.item
+        assert item.parts is not None
+        item.parts[job.part] = outcome
+        if any(o is None for o in item.parts):
+            return
+        results = [_parsed(o) for o in item.parts if o is not None]
+        item.parts = None
+        item.error = next((error for _, error in results if error is not None), None)
+        if item.error is None:
+            pages = sorted((page for value, _ in results for page in value), key=lambda page: page.number)
+            item.document, item.error = _assemble(item.path, item.sha256, pages)
 
     def _while_workers_start(self) -> None:
         """Work for this process while the workers parse their first documents."""
@@ -535,7 +648,7 @@ class _Build:
 
     def _take(self, item: _Input) -> None:
         """Keep the parse, build the graph and write its Turtle, or record the failure."""
-        if item.error is None:
+        if item.error is None and item.document is None:
             try:
                 blob = item.blob
                 if blob is None and item.cached is not None:
@@ -577,13 +690,9 @@ class _Build:
         t0 = time.perf_counter()
         self._warm_up()
         documents = [ds for ds in self.datasets if ds.document is not None]
-        pool = None
+        pool, parts = None, 1
         if self.options.validate and documents:
-            gc.freeze()  # forked workers' garbage collectors leave this process's objects (and pages) alone
-            try:
-                pool = _pool(self.options.jobs, len(documents), self.options.timeout)
-            finally:
-                gc.unfreeze()
+            pool, parts = _validation_pool(self.options.jobs, len(documents), self.options.timeout)
         stores: list[Any] = []
         errors: list[BaseException] = []
 
@@ -610,7 +719,7 @@ class _Build:
         report = None
         try:
             if pool is not None:
-                report = self._validate(documents, pool)
+                report = self._validate(documents, pool, parts)
             elif self.options.validate:  # nothing to validate: an empty report, as always
                 from budgetkg.validation import make_report
 
@@ -631,7 +740,7 @@ class _Build:
         self.timings["report"] = time.perf_counter() - t
         return report
 
-    def _validate(self, documents: list[Dataset], pool: WorkerPool | InlinePool) -> ValidationReport:
+    def _validate(self, documents: list[Dataset], pool: WorkerPool | InlinePool, parts: int) -> ValidationReport:
         from pyoxigraph import RdfFormat, serialize
 
         from budgetkg.validation import make_report
@@ -643,7 +752,13 @@ class _Build:
         )
         reference = serialize(self.datasets[0].triples, format=RdfFormat.N_TRIPLES)
         findings, failed = validate_graphs(
-            graphs, reference, self.tolerance, pool=pool, total=len(documents), progress=self.options.progress
+            graphs,
+            reference,
+            self.tolerance,
+            pool=pool,
+            parts=parts,
+            total=len(documents),
+            progress=self.options.progress,
         )
         for i, reason in failed:
             self.result.failures.append(InputError(sources[i].path, f"could not be validated ({reason})"))
@@ -657,6 +772,7 @@ def validate_graphs(
     *,
     jobs: int = 1,
     pool: WorkerPool | InlinePool | None = None,
+    parts: int = 1,
     total: int | None = None,
     timeout: float | None = None,
     progress: bool = False,
@@ -665,6 +781,8 @@ def validate_graphs(
 
     `graphs` yields (file name, sha256, the document's graph as N-Triples in build order) and
     is consumed lazily; `reference` is the reference graph as N-Triples, sent once per worker.
+    Each document is validated in `parts` tasks with a share of the shapes each (with a pool of
+    our own: as many as keep the workers busy when there are fewer documents than workers).
     Returns the findings (any order; `make_report` sorts them) and (position, reason) for each
     document whose validation failed. Builds and the benchmarks both validate through here."""
     from budgetkg.validation import parse_tolerance
@@ -672,29 +790,36 @@ def validate_graphs(
     tol = str(parse_tolerance(tolerance))
     own = pool is None
     if pool is None:
-        gc.freeze()  # forked workers' garbage collectors leave this process's objects (and pages) alone
-        try:
-            pool = _pool(jobs, total or jobs, timeout)
-        finally:
-            gc.unfreeze()
+        pool, parts = _validation_pool(jobs, total or jobs, timeout)
     ref_key = f"reference-{hashlib.sha256(reference).hexdigest()[:16]}"
     shared = ((ref_key, reference),)
     tasks = (
-        Task(i, _validate_task, (ntriples, ref_key, name, sha256, tol), shared)
+        Task(i * parts + part, _validate_task, (ntriples, ref_key, name, sha256, tol, part, parts), shared)
         for i, (name, sha256, ntriples) in enumerate(graphs)
+        for part in range(parts)
     )
     findings: list[Finding] = []
     failed: list[tuple[int, str]] = []
+    partial: dict[int, tuple[list[Finding], list[str], int]] = {}  # per document: findings, failures, parts in
     counts = {"Violation": 0, "Warning": 0}
     bar = tqdm(total=total, desc="validating", unit="doc", disable=not progress, file=sys.stderr, mininterval=0.5)
     try:
         for task, outcome in pool.run(tasks):
+            doc = task.key // parts
+            found, reasons, done = partial.pop(doc, ([], [], 0))
             if outcome.ok:
-                findings.extend(outcome.value)
-                for f in outcome.value:
-                    counts[f.severity] = counts.get(f.severity, 0) + 1
+                found.extend(outcome.value)
             else:
-                failed.append((task.key, outcome.reason))
+                reasons.append(outcome.reason)
+            if done + 1 < parts:
+                partial[doc] = (found, reasons, done + 1)
+                continue
+            if reasons:  # a document is validated completely or not at all
+                failed.append((doc, reasons[0]))
+            else:
+                findings.extend(found)
+                for f in found:
+                    counts[f.severity] = counts.get(f.severity, 0) + 1
             bar.update(1)
             bar.set_postfix(violations=counts["Violation"], warnings=counts["Warning"], refresh=False)
     finally:
@@ -706,7 +831,8 @@ def validate_graphs(
 
 def _keep_parse(item: _Input, target: Path) -> None:
     """The parse goes into the new build's cache: a hard link to the previous build's file
-    when reused (no copy), else the pickle the worker made."""
+    when reused (no copy), else the pickle the worker made (or one of the Document put
+    together from its parts)."""
     if item.cached is not None:
         try:
             os.link(item.cached, target)
@@ -716,6 +842,8 @@ def _keep_parse(item: _Input, target: Path) -> None:
             return
     if item.blob is not None:
         target.write_bytes(item.blob)
+    elif item.document is not None:  # put together from parts in this process
+        target.write_bytes(pickle.dumps(item.document, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _keep_source(item: _Input, old_sources: Path, sources: Path) -> None:

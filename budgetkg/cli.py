@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,13 @@ def main() -> None:
     """Turn budget PDFs (部门预算/部门决算) into a validated linked-data knowledge graph."""
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container's or taskset's limit, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 @main.command("build")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -28,7 +36,12 @@ def main() -> None:
 )
 @click.option("--base-uri", default=DEFAULT_BASE_URI, show_default=True, help="Base of every IRI the graph mints.")
 @click.option(
-    "--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64), help="Parallel parser processes."
+    "--jobs",
+    "-j",
+    default=usable_cpus,
+    show_default="the number of usable CPUs",
+    type=click.IntRange(1, 64),
+    help="Worker processes for parsing and validation.",
 )
 @click.option(
     "--tolerance", default=None, help="Rounding tolerance per printed figure, in the printed unit (default 0.005)."

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pdfplumber
@@ -39,6 +40,20 @@ def sha256_of(path: Path) -> str:
 
 def read_pdf(path: Path) -> tuple[SourceFile, list[PageText]]:
     """Open one PDF and return its pages, or raise InputError with a one-line reason."""
+    pages = read_pages(path)
+    return source_file(path, pages), pages
+
+
+def count_pages(path: Path) -> int:
+    """The number of pages from the page tree, without reading any page (to share a document's
+    pages out over several processes). Raises whatever pdfminer raises on a bad file."""
+    with pdfplumber.open(path) as pdf:
+        return len(pdf.pages)
+
+
+def read_pages(path: Path, numbers: Sequence[int] | None = None) -> list[PageText]:
+    """The pages numbered `numbers` (1-based, all when None) in that order, or InputError with a
+    one-line reason. Page numbers stay those of the whole document when only some are read."""
     name = str(path)
     try:
         with path.open("rb") as fh:
@@ -49,7 +64,8 @@ def read_pdf(path: Path) -> tuple[SourceFile, list[PageText]]:
         raise InputError(name, "is not a PDF file (no %PDF- header)")
     try:
         with pdfplumber.open(path) as pdf:
-            pages = [_read_page(page, i + 1) for i, page in enumerate(pdf.pages)]
+            wanted = range(1, len(pdf.pages) + 1) if numbers is None else numbers
+            return [_read_page(pdf.pages[n - 1], n) for n in wanted]
     except (PDFPasswordIncorrect, PDFEncryptionError):
         raise InputError(name, "is encrypted (password protected); cannot read its text") from None
     except (PDFSyntaxError, PSException, ValueError, KeyError, TypeError, AssertionError) as exc:
@@ -58,12 +74,16 @@ def read_pdf(path: Path) -> tuple[SourceFile, list[PageText]]:
         if _is_encryption_error(exc):
             raise InputError(name, "is encrypted (password protected); cannot read its text") from None
         raise InputError(name, f"is damaged and cannot be parsed ({_root(exc)})") from None
+
+
+def source_file(path: Path, pages: list[PageText], sha256: str | None = None) -> SourceFile:
+    """The checks that need all pages (read at once or in parts), then the file's identity."""
+    name = str(path)
     if not pages:
         raise InputError(name, "has no pages")
     if not any(p.lines for p in pages):
         raise InputError(name, "has no text layer (a scanned document?); OCR it first")
-    source = SourceFile(path=name, name=path.name, sha256=sha256_of(path), page_count=len(pages))
-    return source, pages
+    return SourceFile(path=name, name=path.name, sha256=sha256 or sha256_of(path), page_count=len(pages))
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

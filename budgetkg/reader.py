@@ -22,6 +22,7 @@ from budgetkg.model import (
     Row,
     RowKind,
     Side,
+    SourceFile,
     Table,
 )
 from budgetkg.pdf import read_pdf
@@ -49,8 +50,14 @@ CURRENCY_MULTIPLIER = {"元": 0, "千元": 3, "万元": 4, "亿元": 8}
 
 def read_document(path: Path, mappings: Mappings | None = None) -> Document:
     """PDF file → Document. Raises InputError when the file is no readable budget."""
-    mappings = mappings or load_mappings()
     source, pages = read_pdf(path)
+    return document_from_pages(source, pages, mappings)
+
+
+def document_from_pages(source: SourceFile, pages: list[PageText], mappings: Mappings | None = None) -> Document:
+    """The Document from all its pages in order, however they were read (at once, or in parts
+    by several processes). Raises InputError when they hold no readable budget."""
+    mappings = mappings or load_mappings()
     raw_tables = find_tables(pages, mappings)
     prose = read_prose(pages)
     year, department, kind = _identity(pages, raw_tables)

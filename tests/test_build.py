@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import faulthandler
 import fcntl
-import importlib.util
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -17,10 +17,11 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from conftest import BASE, SAMPLE_PDF, load_script
 from pyoxigraph import Store
+from rdflib.namespace import RDF, SH
 
 import budgetkg.build as build_module
 import budgetkg.reader
@@ -28,26 +29,14 @@ from budgetkg.build import BuildOptions, build
 
 pytest.importorskip("reportlab")
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
-
-def _make_corpus() -> ModuleType:
-    name = "make_corpus"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three synthetic budgets: two departments' 2024 budgets and one 2023 budget."""
     out = tmp_path_factory.mktemp("corpus")
-    _make_corpus().generate_corpus(out, departments=3, years=[2024], seed=3, jobs=2)
+    load_script("make_corpus").generate_corpus(out, departments=3, years=[2024], seed=3, jobs=2)
     return out
 
 
@@ -259,3 +248,99 @@ def test_progress_bar_shows_documents_pages_and_failures(inputs: Path, tmp_path:
     assert "validating: 100%" in err and "2/2" in err
     assert f"failed: {inputs / 'broken.pdf'}: is not a PDF file" in err
     assert "built 2 document(s)" in err
+
+
+# --- fewer documents than workers: a document's pages and its shapes are shared out ---------------
+
+
+def test_a_document_read_in_parts_is_the_document_read_whole(sample_document) -> None:  # noqa: ANN001
+    from budgetkg.pdf import count_pages, read_pages
+
+    count = count_pages(SAMPLE_PDF)
+    odd, even = (read_pages(SAMPLE_PDF, range(first, count + 1, 2)) for first in (1, 2))
+    assert [p.number for p in even] == list(range(2, count + 1, 2))  # numbers stay those of the document
+    pages = sorted(odd + even, key=lambda p: p.number)
+    document, error = build_module._assemble(SAMPLE_PDF, build_module.sha256_of(SAMPLE_PDF), pages)
+    assert error is None and document == sample_document
+    assert pickle.loads(pickle.dumps(document, protocol=pickle.HIGHEST_PROTOCOL)) == sample_document
+
+
+def test_the_shapes_are_shared_out_without_loss_or_overlap() -> None:
+    from budgetkg.validation import shape_parts, shapes_graph, shapes_part
+
+    full = set(shapes_graph())
+    for parts in (2, 3):
+        groups = shape_parts(parts)
+        names = [name for group in groups for name in group]
+        assert len(names) == len(set(names)) == len({str(s) for s in shapes_graph().subjects(RDF.type, SH.NodeShape)})
+        graphs = [set(shapes_part(i, parts)) for i in range(parts)]
+        assert set().union(*graphs) == full
+        for i, graph in enumerate(graphs):
+            assert {str(s) for s, _, _ in graph if (s, RDF.type, SH.NodeShape) in graph} == set(groups[i])
+
+
+def test_one_document_on_two_workers_builds_the_same_as_on_one(sample_build: Path, tmp_path: Path, monkeypatch) -> None:
+    """jobs=2 reads the sample in two parts and validates it with half the shapes in each
+    worker; everything written is byte for byte what the one-worker build wrote."""
+    assembled: list[Path] = []
+    shared: list[int] = []
+    real_assemble, real_pool = build_module._assemble, build_module._validation_pool
+
+    def assemble(path: Path, sha256: str, pages: list):  # noqa: ANN202
+        assembled.append(path)
+        return real_assemble(path, sha256, pages)
+
+    def validation_pool(jobs: int, documents: int, timeout: float | None):  # noqa: ANN202
+        pool, parts = real_pool(jobs, documents, timeout)
+        shared.append(parts)
+        return pool, parts
+
+    monkeypatch.setattr(build_module, "_assemble", assemble)
+    monkeypatch.setattr(build_module, "_validation_pool", validation_pool)
+    out = tmp_path / "build"
+    result = build([SAMPLE_PDF], BuildOptions(out=out, base_uri=BASE, jobs=2, progress=False), echo=lambda m: None)
+    assert assembled == [SAMPLE_PDF] and shared == [2] and not result.failures
+
+    def written(build_dir: Path) -> dict[str, bytes]:
+        files = [*_dumps(build_dir).keys(), "validation/report.ttl", "validation/report.html", "build.json"]
+        return {name: (build_dir / name).read_bytes() for name in files}
+
+    assert written(out) == written(sample_build)
+    [cached] = (out / "cache").iterdir()
+    [before] = (sample_build / "cache").iterdir()
+    assert cached.name == before.name
+    assert pickle.loads(cached.read_bytes()) == pickle.loads(before.read_bytes())
+
+
+def test_a_part_that_kills_its_worker_fails_its_document_only(inputs: Path, tmp_path: Path, monkeypatch) -> None:
+    import budgetkg.pdf
+
+    victim, other = sorted(inputs.glob("*.pdf"))
+    real = budgetkg.pdf.read_pages
+
+    def read_pages(path: Path, numbers=None):  # noqa: ANN001, ANN202
+        if path.name == victim.name and numbers is not None and 2 in numbers:
+            faulthandler.disable()
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return real(path, numbers)
+
+    monkeypatch.setattr(budgetkg.pdf, "read_pages", read_pages)  # the forked workers inherit it
+    result = build([inputs], _quiet(out=tmp_path / "build", jobs=4), echo=lambda m: None)
+    assert [d.source.name for d in result.documents] == [other.name]
+    [failure] = result.failures
+    assert failure.path == str(victim) and "worker process died" in failure.reason and "SIGSEGV" in failure.reason
+    cached = [p.name.split("-")[0] for p in (tmp_path / "build" / "cache").iterdir()]
+    assert cached == [result.documents[0].source.sha256]
+
+
+def test_a_bad_file_alone_is_read_whole_and_says_why(inputs: Path, tmp_path: Path) -> None:
+    """Its pages cannot be counted here, so it is not split: the worker gives the reason."""
+    data = sorted(inputs.glob("*.pdf"))[0].read_bytes()
+    for name, content, reason in (
+        ("truncated.pdf", data[: len(data) // 3], "is damaged and cannot be parsed"),
+        ("notes.pdf", b"not a PDF at all", "is not a PDF file"),
+    ):
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = build([path], _quiet(out=tmp_path / "build"), echo=lambda m: None)
+        assert [(f.path, reason in f.reason) for f in result.failures] == [(str(path), True)]

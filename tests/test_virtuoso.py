@@ -2,9 +2,10 @@
 
 Needs ``virtuoso-t``/``isql-vt`` (Debian: ``apt-get install -y virtuoso-opensource-7-bin``);
 skipped otherwise. Starts its own instances on free loopback ports (about 5 s each).
-The build directories are hand-made until ``budgetkg build`` exists: a few named graphs of
-Turtle using bk: terms, Chinese IRIs and labels, decimals like 42.60, and one graph with more
-than 10 000 triples.
+Most tests use small hand-made build directories (a few named graphs of Turtle with bk:
+terms, Chinese IRIs and labels, decimals like 42.60, one graph over 10 000 triples) to reach
+the edge cases quickly; ``test_real_build_publishes_equivalently`` publishes the real build of
+the sample and requires zero differences from the embedded store.
 """
 
 from __future__ import annotations
