@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -613,7 +614,8 @@ def bench_sparql(work: Path, build_dir: Path, lookups: int, repeats: int, client
                 "runaway cut off, no errors",
                 cut and bad["errors"] == 0,
                 f"runaway: HTTP {bad['runaway_status']} after {bad['runaway_time']:.1f} s (timeout {timeout:g} s); "
-                f"{bad['requests']} other requests, {bad['errors']} errors, p95 {bad['p95'] * 1000:.0f} ms",
+                f"{bad['requests']} other requests, {bad['errors']} errors ({bad['error_kinds']}), "
+                f"p95 {bad['p95'] * 1000:.0f} ms",
             )
         )
 
@@ -681,6 +683,7 @@ def concurrent_load(
         "throughput": clients * per_client / wall,
         "p95": percentile(latencies, 95),
         "errors": len(errors),
+        "error_kinds": ", ".join(f"{n}× {kind}" for kind, n in sorted(Counter(errors).items())) or "none",
         "runaway_status": runaway.get("status"),
         "runaway_time": runaway.get("time", 0.0),
     }

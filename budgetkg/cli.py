@@ -122,11 +122,16 @@ def query_command(build_dir: Path, fmt: str | None, sparql: str) -> None:
 @click.option("--timeout", default=10.0, show_default=True, type=float, help="Seconds a query may run.")
 @click.option("--max-rows", default=10000, show_default=True, type=int, help="Result-size cap.")
 @click.option("--workers", default=2, show_default=True, type=int, help="Query worker processes.")
-def serve_command(build_dir: Path, host: str, port: int, timeout: float, max_rows: int, workers: int) -> None:
+@click.option(
+    "--queue-timeout", default=60.0, show_default=True, type=float, help="Seconds a request may wait for a worker."
+)
+def serve_command(
+    build_dir: Path, host: str, port: int, timeout: float, max_rows: int, workers: int, queue_timeout: float
+) -> None:
     """Serve a build read-only: SPARQL endpoint, resource pages, dumps and catalog."""
     from budgetkg.serve.app import ServeConfig, run
 
-    config = ServeConfig(timeout=timeout, max_rows=max_rows, workers=workers)
+    config = ServeConfig(timeout=timeout, max_rows=max_rows, workers=workers, queue_timeout=queue_timeout)
     run(build_dir, host, port, config)
 
 

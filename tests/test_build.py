@@ -30,8 +30,6 @@ from budgetkg.build import BuildOptions, build
 pytest.importorskip("reportlab")
 
 
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three synthetic budgets: two departments' 2024 budgets and one 2023 budget."""

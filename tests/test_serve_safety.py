@@ -178,6 +178,41 @@ def test_runaway_query_is_killed_while_others_are_served(live_server: LiveServer
     assert live_server.request("GET", q("ASK {}")).status == 200
 
 
+def _hold_every_worker(server: LiveServer, workers: int = 2) -> list[threading.Thread]:
+    threads = []
+    for _ in range(workers):
+        thread = threading.Thread(target=server.request, args=("GET", q(RUNAWAY)), kwargs={"timeout": 60})
+        thread.start()
+        threads.append(thread)
+    deadline = time.monotonic() + 10
+    while _status(server)["idle_workers"] > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return threads
+
+
+@pytest.mark.parametrize("queue_timeout", [10.0, 0.5])
+def test_a_request_waits_for_a_worker_up_to_the_queue_limit(budget_build, queue_timeout: float) -> None:  # noqa: ANN001
+    """With every worker held by a runaway query, a request waits for a free one — longer than
+    the query time limit, waiting costs nothing — and only past --queue-timeout gets a 503."""
+    server = LiveServer(budget_build.root, timeout=2.0, max_rows=500, workers=2, queue_timeout=queue_timeout).start()
+    try:
+        _wait_idle(server)
+        runaways = _hold_every_worker(server)
+        t0 = time.monotonic()
+        r = server.request("GET", q("ASK { ?s ?p ?o }"), timeout=60)
+        waited = time.monotonic() - t0
+        if queue_timeout > 2.0:
+            assert r.status == 200, r.text
+            assert waited > 0.5  # it was answered by a worker started after a runaway was killed
+        else:
+            assert r.status == 503 and "busy" in r.text and "retry-after" in r.headers
+            assert 0.4 <= waited < 2.0
+        for thread in runaways:
+            thread.join(timeout=60)
+    finally:
+        server.stop()
+
+
 def test_client_disconnect_kills_its_query(live_server: LiveServer) -> None:
     _wait_idle(live_server)
     before = _status(live_server)["worker_restarts"]

@@ -14,7 +14,9 @@ class ServeConfig:
     ``max_rows``: most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) one answer may hold; above
     it the answer is 413 and points to the dumps.
     ``workers``: query processes (at least 2, so one runaway query never blocks everyone).
-    ``queue_timeout``: seconds a request waits for a free worker (default: ``timeout``).
+    ``queue_timeout``: seconds a request may wait for a free worker before it is answered 503
+    with Retry-After. Waiting costs nothing, so it is longer than ``timeout``: a burst of clients,
+    or a runaway query holding a worker until it is killed, delays answers instead of failing them.
     ``worker_memory_mb``: address-space limit per worker (None: unlimited).
     ``base_uri``: overrides ``build.json``'s base URI.
     ``queries_dir``: example ``*.rq`` files for the query page (default: ``DIR/queries``,
@@ -22,13 +24,13 @@ class ServeConfig:
     ``cors``: send ``Access-Control-Allow-Origin: *`` on read endpoints.
     ``yasgui``: use the YASGUI editor when installed (False: always the plain form).
     ``reload_interval``: seconds between checks whether the build directory was replaced by a
-    new build (``os.replace``); if so, new workers open the new store (0: never check).
+    new build (swapped in whole); if so, new workers open the new store (0: never check).
     """
 
     timeout: float = 30.0
     max_rows: int = 10_000
     workers: int = 2
-    queue_timeout: float | None = None
+    queue_timeout: float = 60.0
     worker_memory_mb: int | None = 4096
     base_uri: str | None = None
     queries_dir: Path | None = None
@@ -42,5 +44,7 @@ class ServeConfig:
             raise ValueError("timeout must be positive")
         if self.max_rows < 1:
             raise ValueError("max_rows must be at least 1")
+        if self.queue_timeout <= 0:
+            raise ValueError("queue_timeout must be positive")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
