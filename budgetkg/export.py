@@ -102,6 +102,8 @@ class SortedGraph:
 
 @dataclass
 class VoidStatistics:
+    """The counts VoID publishes, taken while the merged graph is at hand (then it is freed)."""
+
     triples: int
     subjects: int
     classes: Counter[str]  # class (as N-Triples) → instances
