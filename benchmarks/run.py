@@ -516,6 +516,20 @@ def servers(
                 proc.kill()
 
 
+def median_latencies(client: Client, server: str, queries: dict[str, str], repeats: int) -> dict[str, float]:
+    """Median seconds per named query over `repeats` runs; any answer but 200 stops the run."""
+    medians = {}
+    for name, query in queries.items():
+        times = []
+        for _ in range(repeats):
+            status, t, body = client.query(query)
+            if status != 200:
+                raise RuntimeError(f"{server}: {name}: HTTP {status}: {body[:200]!r}")
+            times.append(t)
+        medians[name] = statistics.median(times)
+    return medians
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -539,15 +553,7 @@ def bench_sparql(work: Path, build_dir: Path, lookups: int, repeats: int, client
             client = Client(port, path)
             for q in list(examples.values()) + points[:20]:  # warm caches and workers
                 client.query(q)
-            per_query = {}
-            for qname, q in examples.items():
-                times = []
-                for _ in range(repeats):
-                    status, t, body = client.query(q)
-                    if status != 200:
-                        raise RuntimeError(f"{name}: {qname}: HTTP {status}: {body[:200]!r}")
-                    times.append(t)
-                per_query[qname] = statistics.median(times)
+            per_query = median_latencies(client, name, examples, repeats)
             lookup_times = []
             for q in points:
                 status, t, _ = client.query(q)
@@ -753,17 +759,9 @@ def bench_virtuoso(work: Path, build_dir: Path, repeats: int, clients: int, per_
                 client = Client(port, path)
                 for q in examples.values():  # warm up
                     client.query(q)
-                medians = []
-                for qname, q in examples.items():
-                    runs = []
-                    for _ in range(repeats):
-                        status, t, body = client.query(q)
-                        if status != 200:
-                            raise RuntimeError(f"{name}: {qname}: HTTP {status}: {body[:200]!r}")
-                        runs.append(t)
-                    medians.append(statistics.median(runs))
+                medians = median_latencies(client, name, examples, repeats)
                 client.close()
-                times[name] = statistics.median(medians)
+                times[name] = statistics.median(medians.values())
             ratio = times["virtuoso"] / times["budgetkg serve"]
             record(
                 Figure(

@@ -119,11 +119,21 @@ def query_command(build_dir: Path, fmt: str | None, sparql: str) -> None:
 @click.argument("build_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--timeout", default=10.0, show_default=True, type=float, help="Seconds a query may run.")
-@click.option("--max-rows", default=10000, show_default=True, type=int, help="Result-size cap.")
-@click.option("--workers", default=2, show_default=True, type=int, help="Query worker processes.")
 @click.option(
-    "--queue-timeout", default=60.0, show_default=True, type=float, help="Seconds a request may wait for a worker."
+    "--timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds a query may run.",
+)
+@click.option("--max-rows", default=10000, show_default=True, type=click.IntRange(1), help="Result-size cap.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Query worker processes.")
+@click.option(
+    "--queue-timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds a request may wait for a worker.",
 )
 def serve_command(
     build_dir: Path, host: str, port: int, timeout: float, max_rows: int, workers: int, queue_timeout: float

@@ -9,6 +9,8 @@ import os
 import select
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from urllib.parse import quote
@@ -285,3 +287,17 @@ def _alive(pid: int) -> bool:
             return f.read().split(") ", 1)[1][0] != "Z"
     except OSError:
         return False
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--timeout", "0"), ("--queue-timeout", "-1"), ("--max-rows", "0"), ("--workers", "0")]
+)
+def test_bad_limits_are_refused_with_a_message(budget_build, option: str, value: str) -> None:  # noqa: ANN001
+    run = subprocess.run(
+        [sys.executable, "-m", "budgetkg.cli", "serve", str(budget_build.root), option, value],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert f"Invalid value for '{option}'" in run.stderr and "Traceback" not in run.stderr
