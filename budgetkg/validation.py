@@ -89,7 +89,6 @@ def shapes_graph() -> rdflib.Graph:
 #: Only used to split the shapes into parts of about equal cost, see `shape_parts`.
 SHAPE_COST = {
     "SideTotalEqualsItems": 13,
-    "SameQuantityAgrees": 13,
     "RowTotalEqualsParts": 8,
     "ParentEqualsChildren": 6,
     "TableTotalEqualsTopRows": 4,
