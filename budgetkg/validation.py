@@ -88,13 +88,13 @@ def shapes_graph() -> rdflib.Graph:
 #: in units of about 20 ms; a -Rounding twin costs as much as its shape, unlisted shapes 1).
 #: Only used to split the shapes into parts of about equal cost, see `shape_parts`.
 SHAPE_COST = {
-    "SideTotalEqualsItems": 13,
     "RowTotalEqualsParts": 8,
     "ParentEqualsChildren": 6,
     "TableTotalEqualsTopRows": 4,
     "UnitSubtotalEqualsItems": 4,
     "IncomeEqualsExpenditure": 4,
     "ParentRowPresent": 4,
+    "SideTotalEqualsItems": 3,
     "ObservationShape": 2,
 }
 
