@@ -43,6 +43,7 @@ from tqdm import tqdm
 from budgetkg.lines import write_lines
 from budgetkg.model import Document, InputError, PageText
 from budgetkg.pdf import count_pages, sha256_of
+from budgetkg.processes import die_with_parent
 
 if TYPE_CHECKING:
     from budgetkg.graph import Dataset, GraphBuilder
@@ -130,9 +131,7 @@ def _worker_main(conn: Connection) -> None:
     """Run tasks until told to stop. Ctrl-C goes to the parent, which stops its workers; if the
     parent is killed, the workers die with it (Linux) instead of finishing their documents."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    die_with_parent()
     while True:
         try:
             message = conn.recv()

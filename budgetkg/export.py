@@ -147,8 +147,7 @@ class Exporter:
         """Every named graph added so far as N-Quads (graph by graph), for the store's bulk loader."""
         with path.open("wb") as fh:
             for g in self.graphs:
-                suffix = f" <{g.graph}> .\n"
-                fh.write("".join(key + suffix for key in g.keys).encode("utf-8"))
+                fh.write("".join(line + " .\n" for line in g.quad_lines()).encode("utf-8"))
 
     def write_graph_dumps(self) -> None:
         """The whole graph (all named graphs merged, no graph names) as Turtle, N-Triples and

@@ -6,6 +6,7 @@ each stage can be tested (and replaced) on its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -56,15 +57,19 @@ class Rule:
         return (self.x1 - self.x0) >= (self.bottom - self.top)
 
 
-@dataclass(frozen=True, slots=True)
-class TextLine:
-    """Words whose vertical centres agree: one printed line, left to right."""
+class WordBox:
+    """The box around a group of words: a printed line, a header cell of a table."""
 
-    words: tuple[Word, ...]
+    __slots__ = ()
+    words: Sequence[Word]
 
     @property
-    def text(self) -> str:
-        return join_words(self.words)
+    def x0(self) -> float:
+        return min(w.x0 for w in self.words)
+
+    @property
+    def x1(self) -> float:
+        return max(w.x1 for w in self.words)
 
     @property
     def top(self) -> float:
@@ -75,8 +80,19 @@ class TextLine:
         return max(w.bottom for w in self.words)
 
     @property
-    def x0(self) -> float:
-        return min(w.x0 for w in self.words)
+    def xc(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine(WordBox):
+    """Words whose vertical centres agree: one printed line, left to right."""
+
+    words: tuple[Word, ...]
+
+    @property
+    def text(self) -> str:
+        return join_words(self.words)
 
 
 @dataclass(frozen=True, slots=True)

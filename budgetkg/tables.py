@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from budgetkg.mapping import Mappings, TableKind, normalise_title, squash
-from budgetkg.model import PageText, RawRow, RawTable, Rule, TextLine, Word
+from budgetkg.model import PageText, RawRow, RawTable, Rule, TextLine, Word, WordBox
 
 AMOUNT = re.compile(r"^[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
 DASHES = {"-", "—", "－", "–", "/"}
@@ -508,30 +508,10 @@ def _merge_positions(xs: list[float], tol: float) -> list[float]:
 
 
 @dataclass
-class _Cell:
+class _Cell(WordBox):
     """A header cell of an unruled table: one label, possibly wrapped over several lines."""
 
     words: list[Word]
-
-    @property
-    def x0(self) -> float:
-        return min(w.x0 for w in self.words)
-
-    @property
-    def x1(self) -> float:
-        return max(w.x1 for w in self.words)
-
-    @property
-    def top(self) -> float:
-        return min(w.top for w in self.words)
-
-    @property
-    def bottom(self) -> float:
-        return max(w.bottom for w in self.words)
-
-    @property
-    def xc(self) -> float:
-        return (self.x0 + self.x1) / 2
 
     @property
     def text(self) -> str:

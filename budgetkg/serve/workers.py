@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from budgetkg.processes import die_with_parent
 from budgetkg.serve.execute import Job, Outcome, run_job
 
 log = logging.getLogger("budgetkg.serve")
@@ -40,12 +41,7 @@ def _die_with_parent() -> None:
         if alive is not None:
             os.close(alive)
             forkserver._forkserver._forkserver_alive_fd = None
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    die_with_parent()
 
 
 def _worker_main(conn: Connection, store_path: str, memory_mb: int | None) -> None:
