@@ -531,11 +531,13 @@ def _is_column_number_row(tokens: list[str]) -> bool:
     return values == list(range(values[0], values[0] + len(values))) and values[0] <= 2
 
 
-def page_numbers_printed(page: PageText) -> list[str]:
+def page_numbers_printed(page: PageText, years: Iterable[int] = ()) -> list[str]:
     """The figures printed on a page, as printed: whole words that are numbers, and decimal
     amounts glued to a neighbouring label. Skipped (never data): page-number lines (the first
-    or last line of the page, a number alone — heuristic "page number", seen on every document)
-    column-number rows (栏次 1 2 3 …, seen in 14-cs and 15-hz) and table labels (表 2)."""
+    or last line of the page, a number alone — heuristic "page number", seen on every document),
+    column-number rows (栏次 1 2 3 …, seen in 14-cs and 15-hz), table labels (表 2, 07-sz) and
+    `years` standing alone (the 决算 of 10-sh prints "2024" on a line of its own over a title)."""
+    skip_years = {str(y) for y in years}
     out: list[str] = []
     lines = page.lines
     for i, line in enumerate(lines):
@@ -549,6 +551,8 @@ def page_numbers_printed(page: PageText) -> list[str]:
         for k, token in enumerate(tokens):
             if k and tokens[k - 1].endswith("表"):
                 continue  # a table's label: 表 2, 部门公开表 6 (07-sz, 12-cn)
+            if token in skip_years:
+                continue
             if _NUMBER.fullmatch(token):
                 out.append(token.replace("−", "-"))
             else:
@@ -596,7 +600,7 @@ def unplaced_numbers(doc: Document, pages: Sequence[PageText]) -> UnplacedNumber
             continue
         left = placed[number].copy()
         missing = []
-        for figure in page_numbers_printed(page):
+        for figure in page_numbers_printed(page, (doc.year - 1, doc.year, doc.year + 1) if doc.year else ()):
             key = _plain(figure)
             if left[key] > 0:
                 left[key] -= 1
