@@ -518,6 +518,9 @@ _DIGITS = re.compile(r"\d[\d,]*(?:\.\d+)?")
 #: An amount glued to the next label (`16,474.82一、一般公共服务支出`, seen in 12-cn): a figure no
 #: cell holds. One or two decimals and no 年/月/日 after it: "1.2026年…" is an ordinal and a year.
 _GLUED = re.compile(r"(?<![\d.,])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)\.\d{1,2}(?![\d年月日号])")
+#: A figure in a sentence carries its unit after it ("金额 21145.90 万元", "12,193.49 平方米"): a
+#: table cell never does (its unit is printed once over the table). Seen in the sample, p.64.
+_SENTENCE_UNIT = re.compile(r"^(?:万元|千元|亿元|元|平方米|辆|台|个|人|名|家|项|次|年|月|日|%|％)")
 #: A page number line: "5", "- 5 -", "—5—", "第5页", "5/20".
 _PAGE_NUMBER = re.compile(r"^[-—–\s]*(?:第\s*)?\d{1,4}(?:\s*页)?(?:\s*/\s*\d{1,4})?[-—–\s]*$")
 
@@ -535,8 +538,9 @@ def page_numbers_printed(page: PageText, years: Iterable[int] = ()) -> list[str]
     """The figures printed on a page, as printed: whole words that are numbers, and decimal
     amounts glued to a neighbouring label. Skipped (never data): page-number lines (the first
     or last line of the page, a number alone — heuristic "page number", seen on every document),
-    column-number rows (栏次 1 2 3 …, seen in 14-cs and 15-hz), table labels (表 2, 07-sz) and
-    `years` standing alone (the 决算 of 10-sh prints "2024" on a line of its own over a title)."""
+    column-number rows (栏次 1 2 3 …, seen in 14-cs and 15-hz), table labels (表 2, 07-sz),
+    `years` standing alone (the 决算 of 10-sh prints "2024" on a line of its own over a title)
+    and figures in a sentence (followed by their unit: prose after the last table, sample p.64)."""
     skip_years = {str(y) for y in years}
     out: list[str] = []
     lines = page.lines
@@ -544,7 +548,7 @@ def page_numbers_printed(page: PageText, years: Iterable[int] = ()) -> list[str]
         text = line.text.strip()
         if (i == 0 or i == len(lines) - 1) and _PAGE_NUMBER.fullmatch(text):
             continue
-        tokens = [w.text.strip() for w in line.words if w.text.strip()]
+        tokens = [t for w in line.words for t in w.text.split()]
         label_free = [t for t in tokens if t not in ("栏次", "行次")]
         if _is_column_number_row(label_free):
             continue
@@ -553,6 +557,8 @@ def page_numbers_printed(page: PageText, years: Iterable[int] = ()) -> list[str]
                 continue  # a table's label: 表 2, 部门公开表 6 (07-sz, 12-cn)
             if token in skip_years:
                 continue
+            if k + 1 < len(tokens) and _SENTENCE_UNIT.match(tokens[k + 1]):
+                continue  # a figure in a sentence of prose on the table's page
             if _NUMBER.fullmatch(token):
                 out.append(token.replace("−", "-"))
             else:
