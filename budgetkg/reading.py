@@ -249,10 +249,16 @@ def _parent_code(code: str) -> str | None:
 class _Checker:
     """Collects comparisons of a printed figure with the figures that imply it."""
 
-    def __init__(self, tolerance: Decimal) -> None:
+    def __init__(self, tolerance: Decimal, table: Table | None = None) -> None:
         self.tolerance = tolerance
         self.count = 0
         self.failures: list[Failure] = []
+        paths = measures(table) if table is not None else {}
+        self.labels = {key: " / ".join(path) or key for key, path in paths.items()}
+
+    def label(self, key: str) -> str:
+        """A column as printed: its header path."""
+        return self.labels.get(key, key)
 
     def compare(
         self, check: Check, row: Row, column: str, printed: Decimal, parts: Sequence[Decimal], detail: str = ""
@@ -262,11 +268,6 @@ class _Checker:
         expected = sum(parts, Decimal(0))
         if abs(expected - printed) > self.tolerance * (len(parts) + 1):
             self.failures.append(Failure(check.value, row.label, column, printed, expected, row.pages[0], detail))
-
-
-def _column_label(table: Table, key: str) -> str:
-    path = measures(table).get(key, ())
-    return " / ".join(path) or key
 
 
 def _not_understood(table: Table) -> str:
@@ -283,7 +284,7 @@ def check_table(table: Table, tolerance: Decimal, final: bool = False, mappings:
     """Run every check that applies to one table (not the cross-table ones). A table of no
     known kind is checked too where it has amounts: its failures tell how far off it is."""
     mappings = mappings or load_mappings()
-    checker = _Checker(tolerance)
+    checker = _Checker(tolerance, table)
     if not any(r.amounts for r in table.rows):
         return checker
     two_sided = any(r.side is not None for r in table.rows)
@@ -309,7 +310,7 @@ def _row_parts(table: Table, checker: _Checker, mappings: Mappings | None) -> No
         for rule in rules:
             parts = [values[p] for p in rule.parts if p in values]
             if rule.total in values and parts:
-                checker.compare(Check.ROW_PARTS, row, _column_label(table, rule.total), values[rule.total], parts)
+                checker.compare(Check.ROW_PARTS, row, checker.label(rule.total), values[rule.total], parts)
 
 
 def _parent_children(table: Table, checker: _Checker, mappings: Mappings) -> None:
@@ -333,7 +334,7 @@ def _parent_children(table: Table, checker: _Checker, mappings: Mappings) -> Non
         for column, printed in parent_values.items():
             parts = [v for kid in kids if (v := _values(kid).get(column)) is not None]
             if parts:
-                checker.compare(Check.PARENT_CHILDREN, parent_row, _column_label(table, column), printed, parts)
+                checker.compare(Check.PARENT_CHILDREN, parent_row, checker.label(column), printed, parts)
 
 
 def _table_total(table: Table, checker: _Checker) -> None:
@@ -347,7 +348,7 @@ def _table_total(table: Table, checker: _Checker) -> None:
         for column, printed in _values(total).items():
             parts = [v for top in tops if (v := _values(top).get(column)) is not None]
             if parts:
-                checker.compare(Check.TABLE_TOTAL, total, _column_label(table, column), printed, parts)
+                checker.compare(Check.TABLE_TOTAL, total, checker.label(column), printed, parts)
 
 
 def _unit_subtotals(table: Table, checker: _Checker, mappings: Mappings) -> None:
@@ -364,7 +365,7 @@ def _unit_subtotals(table: Table, checker: _Checker, mappings: Mappings) -> None
         for column, printed in _values(unit).items():
             parts = [v for item in under if (v := _values(item).get(column)) is not None]
             if parts:
-                checker.compare(Check.UNIT_SUBTOTAL, unit, _column_label(table, column), printed, parts)
+                checker.compare(Check.UNIT_SUBTOTAL, unit, checker.label(column), printed, parts)
 
 
 def _side_totals(table: Table, checker: _Checker) -> None:
@@ -378,7 +379,7 @@ def _side_totals(table: Table, checker: _Checker) -> None:
                 for column, printed in _values(row).items():
                     parts = [v for line in since if (v := _values(line).get(column)) is not None]
                     if parts:
-                        checker.compare(Check.SIDE_TOTAL, row, _column_label(table, column), printed, parts)
+                        checker.compare(Check.SIDE_TOTAL, row, checker.label(column), printed, parts)
                 since = [row]
             elif not (row.kind is RowKind.ITEM and row.parent_label):
                 since.append(row)

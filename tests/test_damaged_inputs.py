@@ -1,11 +1,12 @@
 """No traceback on any input (issue 11, item 5): damaged and re-arranged real documents.
 
 The variants are made here, into tmp_path, from a real document (never committed): truncated,
-bytes flipped, pages shuffled, dropped, rotated, two budgets concatenated, an empty file and a
-file that is no PDF. Each is built on its own (two variants of one budget in one build would
-only be refused as the same budget) and must either build or fail with one line naming the
-file and the stage — `failed: FILE: stage: reason` — and a build of all of them through the
-command line must print no traceback and exit 1, the other documents built.
+bytes flipped (many: the file no longer opens; a few: its content is garbled), pages shuffled,
+dropped, rotated, two budgets concatenated, an empty file and a file that is no PDF. Each is
+built on its own (two variants of one budget in one build would only be refused as the same
+budget) and must either build or fail with one line naming the file and the stage —
+`failed: FILE: stage: reason` — and a build of all of them through the command line must print
+no traceback and exit 1, the other documents built.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ FAILED_LINE = re.compile(r"^failed: (?P<file>.+?): (?P<stage>[a-z]+): (?P<reason
 VARIANTS: dict[str, set[str] | None] = {
     "truncated": {"pdf"},
     "flipped": {"pdf"},
+    "flipped-lightly": None,  # the file opens; some content streams are garbled
     "empty": {"pdf"},
     "not-a-pdf": {"pdf"},
     "shuffled": None,
@@ -68,6 +70,10 @@ def variants(real_docs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> d
     for i in rng.sample(range(1024, len(data)), len(data) // 50):
         flipped[i] ^= 0xFF
     paths["flipped"].write_bytes(bytes(flipped))
+    lightly = bytearray(data)
+    for i in random.Random(2).sample(range(len(data) // 10, len(data) * 9 // 10), 40):
+        lightly[i] ^= 0xFF
+    paths["flipped-lightly"].write_bytes(bytes(lightly))
     paths["empty"].write_bytes(b"")
     paths["not-a-pdf"].write_bytes("这不是 PDF 文件\n".encode())
     pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 (a pdfplumber dependency) makes the variants")
