@@ -402,14 +402,21 @@ def _parse_task(path: str) -> tuple[bool, bytes | str]:
     return _parsed_document(source, pages)
 
 
+def alternative_readings(source: Any, pages: list[PageText]) -> list[tuple[str, Callable[[], Document]]]:
+    """Other ways to read a document, tried (by reading.improve_reading, with the default
+    tolerance) on the tables that do not balance. None yet: the hook for the column strategy of
+    the geometry (columns from rules vs from gutters) once the reader can be given one."""
+    return []
+
+
 def _parsed_document(source: Any, pages: list[PageText]) -> tuple[bool, bytes | str]:
     """The Document read from its pages, with the numbers of its table pages that no cell holds
     (reading.unplaced_numbers needs the pages, which are not kept), pickled."""
     from budgetkg.reader import document_from_pages
-    from budgetkg.reading import ParsedDocument, unplaced_numbers
+    from budgetkg.reading import ParsedDocument, improve_reading, unplaced_numbers
 
     try:
-        document = document_from_pages(source, pages)
+        document = improve_reading(document_from_pages(source, pages), alternative_readings(source, pages))
         parsed = ParsedDocument(document, unplaced_numbers(document, pages))
         return True, pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:  # a reader bug must not stop the other documents

@@ -19,7 +19,8 @@ a misreading no arithmetic can reveal when the whole row is missing.
 
 `best_reading` keeps, of several candidate readings of one table (column boundaries from
 rules vs from gutters, a header assigned differently …), the one with the fewest failing
-checks; it only compares readings, it never changes a printed figure.
+checks; it only compares readings, it never changes a printed figure. `improve_reading` applies
+it to every table of a document that does not balance, given other ways to read the document.
 
 The SHACL shapes in shapes/arithmetic.ttl check the same arithmetic on the graph; the
 tolerance is the one of validation.py (`DEFAULT_TOLERANCE`, `--tolerance`): one printed figure
@@ -34,8 +35,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -508,6 +509,53 @@ def best_reading(candidates: Sequence[Table], tolerance: Decimal | str | None = 
         return failing_checks(table, tolerance, final), -figures, index
 
     return min(enumerate(candidates), key=key)[1]
+
+
+def improve_reading(
+    document: Document,
+    alternatives: Sequence[tuple[str, Callable[[], Document]]],
+    tolerance: Decimal | str | None = None,
+) -> Document:
+    """The document with each table that does not balance replaced by its best reading among
+    `alternatives`: (name, a function reading the whole document again another way, e.g. with
+    columns from gutters instead of rules). An alternative is read only when some table fails
+    (and only until none does); its tables are matched to the failing ones by title and first
+    page; `best_reading` chooses, so a printed figure is never changed, only read differently.
+    Each replacement is noted in the document's warnings."""
+    from budgetkg.validation import parse_tolerance
+
+    if not alternatives:
+        return document
+    tol = parse_tolerance(tolerance)
+    final = document.kind == "决算"
+    failing = {i for i, t in enumerate(document.tables) if failing_checks(t, tol, final)}
+    if not failing:
+        return document
+    candidates: dict[int, list[tuple[str, Table]]] = {i: [] for i in failing}
+    keys = {(squash(t.title), t.pages[:1]): i for i, t in enumerate(document.tables) if i in failing}
+    for name, read_again in alternatives:
+        for table in read_again().tables:
+            index = keys.get((squash(table.title), table.pages[:1]))
+            if index is not None:
+                candidates[index].append((name, table))
+        if all(any(not failing_checks(t, tol, final) for _, t in found) for found in candidates.values()):
+            break
+    tables = list(document.tables)
+    notes = []
+    for index, found in candidates.items():
+        original = tables[index]
+        best = best_reading([original, *(t for _, t in found)], tol, final)
+        if best is not original:
+            name = next(n for n, t in found if t is best)
+            before, after = failing_checks(original, tol, final), failing_checks(best, tol, final)
+            notes.append(
+                f"table {original.title!r} (page {original.pages[0]}): read again ({name}): "
+                f"{after} failing checks instead of {before}"
+            )
+            tables[index] = best
+    if not notes:
+        return document
+    return replace(document, tables=tuple(tables), warnings=(*document.warnings, *notes))
 
 
 # --- numbers printed outside any cell ---------------------------------------------------------

@@ -27,6 +27,7 @@ from budgetkg.reading import (
     best_reading,
     check_document,
     column_sum_rules,
+    improve_reading,
     unplaced_numbers,
 )
 from budgetkg.validation import DEFAULT_TOLERANCE
@@ -249,3 +250,29 @@ def test_a_stage_error_names_its_stage_and_page(sample_document: Document) -> No
         GraphBuilder("http://localhost:8000/").document_dataset(doc)
     reason = failure_reason(info.value, "reader")
     assert reason.startswith("graph: IndexError") and f"(page {table.pages[0]})" in reason
+
+
+def test_improve_reading_keeps_the_alternative_that_balances(sample_document: Document) -> None:
+    """A document whose table 7 was misread, and a second reading of it that got the table
+    right: the misread table is replaced (noted in the warnings), the others are kept."""
+    misread = _changed(sample_document, 7, "行政经费", {"total": "6653.58"})
+    reads: list[str] = []
+
+    def read_again(name: str, doc: Document):  # noqa: ANN202
+        def read() -> Document:
+            reads.append(name)
+            return doc
+
+        return name, read
+
+    improved = improve_reading(misread, [read_again("the same", misread), read_again("other", sample_document)])
+    assert reads == ["the same", "other"]
+    assert improved.tables == sample_document.tables
+    assert improved.warnings[-1] == (
+        f"table {_table(misread, 7).title!r} (page {_table(misread, 7).pages[0]}): read again (other): "
+        "0 failing checks instead of 1"
+    )
+    reads.clear()
+    # the sample's table 12 fails in every reading (its genuine problems): the original is kept
+    assert improve_reading(sample_document, [read_again("other", misread)]) == sample_document
+    assert improve_reading(sample_document, []) is sample_document
