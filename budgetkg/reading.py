@@ -268,7 +268,12 @@ class _Checker:
         self.count += 1
         expected = sum(parts, Decimal(0))
         if abs(expected - printed) > self.tolerance * (len(parts) + 1):
-            self.failures.append(Failure(check.value, row.label, column, printed, expected, row.pages[0], detail))
+            self.failures.append(Failure(check.value, row.label, column, printed, expected, _page(row.pages), detail))
+
+
+def _page(pages: Sequence[int]) -> int:
+    """The first page of a row or table (0 if the reader recorded none)."""
+    return pages[0] if pages else 0
 
 
 def _not_understood(table: Table) -> str:
@@ -437,11 +442,11 @@ def _same_quantities(doc: Document, mappings: Mappings, tolerance: Decimal) -> d
                 continue
             checker = checkers[index]
             before = len(checker.failures)
-            detail = f"{quantity}: {ref_value} in “{ref_title}” p.{ref_row.pages[0]}"
+            detail = f"{quantity}: {ref_value} in “{ref_title}” p.{_page(ref_row.pages)}"
             checker.compare(Check.SAME_QUANTITY, row, column, value, [ref_value], detail)
             if len(checker.failures) > before:  # listed on the first table too
-                back = f"{quantity}: {value} in “{doc.tables[index].title}” p.{row.pages[0]}"
-                page = ref_row.pages[0]
+                back = f"{quantity}: {value} in “{doc.tables[index].title}” p.{_page(row.pages)}"
+                page = _page(ref_row.pages)
                 failure = Failure(Check.SAME_QUANTITY.value, ref_row.label, ref_column, ref_value, value, page, back)
                 checkers[ref_index].failures.append(failure)
     return checkers
@@ -549,7 +554,7 @@ def improve_reading(
             name = next(n for n, t in found if t is best)
             before, after = failing_checks(original, tol, final), failing_checks(best, tol, final)
             notes.append(
-                f"table {original.title!r} (page {original.pages[0]}): read again ({name}): "
+                f"table {original.title!r} (page {_page(original.pages)}): read again ({name}): "
                 f"{after} failing checks instead of {before}"
             )
             tables[index] = best
