@@ -579,10 +579,15 @@ _SENTENCE_UNIT = re.compile(r"^(?:万元|千元|亿元|元|平方米|辆|台|个
 _PAGE_NUMBER = re.compile(r"^[-—–\s]*(?:第\s*)?\d{1,4}(?:\s*页)?(?:\s*/\s*\d{1,4})?[-—–\s]*$")
 
 
+#: What a column-number row prints beside its numbers: 栏次/行次, 甲 乙 丙, ** (14-cs, 15-hz).
+_COLUMN_NUMBER_MARKER = re.compile(r"^(?:栏次|行次|[甲乙丙丁]|\*+|[-—–])$")
+
+
 def _is_column_number_row(tokens: list[str]) -> bool:
-    """The 栏次 row under a header (1 2 3 …): consecutive small integers, not data."""
+    """The 栏次 row under a header (1 2 3 …, after ** or 甲 乙 markers): consecutive small
+    integers from 1 or 2 and nothing but markers beside them — not data."""
     nums = [t for t in tokens if t.isdigit()]
-    if len(nums) < 2 or len(nums) != len(tokens):
+    if len(nums) < 2 or any(not t.isdigit() and not _COLUMN_NUMBER_MARKER.match(t) for t in tokens):
         return False
     values = [int(t) for t in nums]
     return values == list(range(values[0], values[0] + len(values))) and values[0] <= 2
@@ -592,7 +597,7 @@ def page_numbers_printed(page: PageText, years: Iterable[int] = ()) -> list[str]
     """The figures printed on a page, as printed: whole words that are numbers, and decimal
     amounts glued to a neighbouring label. Skipped (never data): page-number lines (the first
     or last line of the page, a number alone — heuristic "page number", seen on every document),
-    column-number rows (栏次 1 2 3 …, seen in 14-cs and 15-hz), table labels (表 2, 07-sz),
+    column-number rows (栏次 1 2 3 …, seen in 14-cs and 15-hz), table labels (表 2, 公开 02 表),
     `years` standing alone (the 决算 of 10-sh prints "2024" on a line of its own over a title)
     and figures in a sentence (followed by their unit: prose after the last table, sample p.64)."""
     skip_years = {str(y) for y in years}
@@ -603,12 +608,11 @@ def page_numbers_printed(page: PageText, years: Iterable[int] = ()) -> list[str]
         if (i == 0 or i == len(lines) - 1) and _PAGE_NUMBER.fullmatch(text):
             continue
         tokens = [t for w in line.words for t in w.text.split()]
-        label_free = [t for t in tokens if t not in ("栏次", "行次")]
-        if _is_column_number_row(label_free):
+        if _is_column_number_row(tokens):
             continue
         for k, token in enumerate(tokens):
-            if k and tokens[k - 1].endswith("表"):
-                continue  # a table's label: 表 2, 部门公开表 6 (07-sz, 12-cn)
+            if (k and tokens[k - 1].endswith("表")) or (k + 1 < len(tokens) and tokens[k + 1].startswith("表")):
+                continue  # a table's label: 表 2, 部门公开表 6, 公开 02 表 (07-sz, 12-cn, 13-suz)
             if token in skip_years:
                 continue
             if k + 1 < len(tokens) and _SENTENCE_UNIT.match(tokens[k + 1]):

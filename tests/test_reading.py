@@ -28,6 +28,7 @@ from budgetkg.reading import (
     check_document,
     column_sum_rules,
     improve_reading,
+    page_numbers_printed,
     unplaced_numbers,
 )
 from budgetkg.validation import DEFAULT_TOLERANCE
@@ -276,3 +277,33 @@ def test_improve_reading_keeps_the_alternative_that_balances(sample_document: Do
     # the sample's table 12 fails in every reading (its genuine problems): the original is kept
     assert improve_reading(sample_document, [read_again("other", misread)]) == sample_document
     assert improve_reading(sample_document, []) is sample_document
+
+
+#: (document, page, a figure the page prints as data, tokens that are no data) — looked up on the pages.
+NOT_DATA = [
+    ("14-cs-xfj-2026", 13, "1,935.36", ["9"]),  # ** ** ** ** 1 2 … 9: the column-number row
+    ("15-hz-qxj-2026", 16, None, ["17"]),  # ** 1 2 … 17
+    ("13-suz-sjj-2026", 10, None, ["02"]),  # 公开 02 表: the table's label
+    ("07-sz-tjj-2026", 18, "5,417.80", ["2", "15"]),  # 表 2, and the page number - 15 -
+    ("10-sh-pt-czj-2024-js", 6, None, ["2024"]),  # the year on a line of its own over the title
+]
+
+
+@pytest.mark.parametrize(("name", "page", "data", "tokens"), NOT_DATA)
+def test_numbers_that_are_no_data(
+    real_docs_dir: Path, name: str, page: int, data: str | None, tokens: list[str]
+) -> None:
+    from budgetkg.pdf import read_pages
+
+    path = real_docs_dir / f"{name}.pdf"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    found = page_numbers_printed(read_pages(path, [page])[0], (2023, 2024, 2025))
+    assert not set(tokens) & set(found), found
+    if data is not None:
+        assert data in found
+
+
+def test_figures_in_a_sentence_are_no_data(sample_pages) -> None:  # noqa: ANN001
+    page = next(p for p in sample_pages if p.number == 64)  # prose after the last table: 21145.90 万元 …
+    assert not {"21145.90", "12,193.49", "110.39"} & set(page_numbers_printed(page))
