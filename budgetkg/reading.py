@@ -204,8 +204,15 @@ def measures(table: Table) -> dict[str, tuple[str, ...]]:
 
 def column_sum_rules(table: Table, mappings: Mappings | None = None) -> tuple[SumRule, ...]:
     """Which columns of a row add up to which total column, from the header paths: a total
-    (合计/小计/总计, `total = true` in mappings/columns.toml) sums its siblings; a top-level total
-    sums each top-level column or group (through the group's own subtotal where it prints one).
+    (合计/小计/总计, `total = true` in mappings/columns.toml) sums the other columns of its
+    group — each column beside it, and each group beside it through that group's own total
+    where it prints one (else through its columns, group by group, at any depth: the 三公
+    table of 08-sh puts 公务用车购置及运行费 / 小计 · 购置费 · 运行费 under “三公”经费预算数 / 合计).
+    Another total beside it (总计 beside 合计) is no part of it, nor is a “其中…” (of which)
+    column after a group's first column: a share of that amount, not a further part (14-cs
+    prints 本级财政拨款 / 金额 · 其中:经费拨款, and 公务用车购置及运行费 · 其中：购置 · 其中：运行费
+    side by side); after a total, “其中…” columns are its parts (小计 · 其中：基本支出 · 项目支出).
+    A lone “其中…” column sums nothing.
     Two-sided tables have none (their columns are the sides). A column without a printed path
     (a rotated or unruled page may give one) is never a total."""
     mappings = mappings or load_mappings()
@@ -213,26 +220,46 @@ def column_sum_rules(table: Table, mappings: Mappings | None = None) -> tuple[Su
         return ()
     amounts = measures(table)
     is_total = {k: bool(p and (c := mappings.column(p[-1])) and c.total) for k, p in amounts.items()}
+
+    def children(prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
+        """The paths directly under `prefix`: a column's own path, or a sub-group's prefix."""
+        out: list[tuple[str, ...]] = []
+        for p in amounts.values():
+            if len(p) > len(prefix) and p[: len(prefix)] == prefix and p[: len(prefix) + 1] not in out:
+                out.append(p[: len(prefix) + 1])
+        return out
+
+    by_path = {p: k for k, p in amounts.items()}
+
+    def contribution(prefix: tuple[str, ...]) -> list[str]:
+        """The columns whose sum is everything under `prefix`: its own total if it prints one."""
+        if prefix in by_path:
+            return [by_path[prefix]]
+        below = children(prefix)
+        totals = [by_path[c] for c in below if c in by_path and is_total[by_path[c]]]
+        if totals:
+            return totals[:1]
+        if len(below) > 1 and below[0] in by_path and all(c[-1].startswith("其中") for c in below[1:]):
+            return [by_path[below[0]]]  # a group's amount, then what of it goes where (14-cs 金额 · 其中:…)
+        return [k for c in below for k in contribution(c)]
+
     rules = []
     for key, path in amounts.items():
         if not is_total[key]:
             continue
-        group = path[:-1]
-        if group:
-            parts = [k for k, p in amounts.items() if p[:-1] == group and not is_total[k]]
-        else:
-            parts = []
-            for k, p in amounts.items():
-                if k == key or (len(p) == 1 and is_total[k]):
-                    continue
-                if len(p) <= 1:
-                    parts.append(k)
-                    continue
-                subtotal = next((k2 for k2, p2 in amounts.items() if p2[:-1] == p[:-1] and is_total[k2]), None)
-                if subtotal is None:
-                    parts.append(k)
-                elif subtotal not in parts:
-                    parts.append(subtotal)
+        parts: list[str] = []
+        broken_down = False  # the columns since the last one not “其中…” break that one down
+        for child in children(path[:-1]):
+            total_here = child in by_path and is_total[by_path[child]]
+            if not child[-1].startswith("其中"):
+                broken_down = not total_here
+            elif broken_down:
+                continue  # 公务用车购置及运行费 · 其中：公务用车购置 · 其中：运行费 (14-cs): a share of it
+            if total_here:
+                continue  # the total itself, or another total beside it
+            parts.extend(k for k in contribution(child) if k not in parts)
+        if len(parts) == 1 and amounts[parts[0]][-1].startswith("其中"):
+            continue
         if parts:
             rules.append(SumRule(key, tuple(sorted(parts))))
     return tuple(rules)

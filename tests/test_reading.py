@@ -307,3 +307,29 @@ def test_numbers_that_are_no_data(
 def test_figures_in_a_sentence_are_no_data(sample_pages) -> None:  # noqa: ANN001
     page = next(p for p in sample_pages if p.number == 64)  # prose after the last table: 21145.90 万元 …
     assert not {"21145.90", "12,193.49", "110.39"} & set(page_numbers_printed(page))
+
+
+def _rules_of(paths: list[tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """The sum rules of a one-row table printing these column paths (keys: the paths joined)."""
+    from budgetkg.model import Row, RowKind
+
+    amounts = tuple(Amount(p, "/".join(p), Decimal(1), "1") for p in paths)
+    row = Row(RowKind.TOTAL, "合计", None, "单位", amounts, (1,), 1)
+    table = Table("unknown", 0, "表", (1,), "万元", None, (row,), tuple(paths))
+    return {rule.total: rule.parts for rule in column_sum_rules(table)}
+
+
+def test_sum_rules_through_groups_and_of_which_columns() -> None:
+    # 08-sh's 三公 table: the group total sums a sub-group through the sub-group's own 小计
+    assert _rules_of(
+        [("三公", "合计"), ("三公", "出国"), ("三公", "车", "小计"), ("三公", "车", "购置"), ("三公", "接待")]
+    ) == {"三公/合计": ("三公/出国", "三公/接待", "三公/车/小计"), "三公/车/小计": ("三公/车/购置",)}
+    # 14-cs: 其中 columns after a column are a share of it, after a total they are its parts
+    shares = [("三公", "小计"), ("三公", "接待"), ("三公", "车"), ("三公", "其中：购置"), ("三公", "其中：运行")]
+    assert _rules_of(shares) == {"三公/小计": ("三公/接待", "三公/车")}
+    assert _rules_of([("合计",), ("拨款", "金额"), ("拨款", "其中:经费"), ("事业收入",)]) == {
+        "合计": ("事业收入", "拨款/金额")
+    }
+    assert _rules_of([("支出", "小计"), ("支出", "其中：基本支出"), ("支出", "项目支出")]) == {
+        "支出/小计": ("支出/其中：基本支出", "支出/项目支出")
+    }
