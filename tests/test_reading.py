@@ -106,7 +106,7 @@ MISREADINGS = {
     "row-parts": (7, "行政经费", None, {"total": "6653.58"}, (7, "行政经费")),
     "parent-children": (6, "办公费", "30201", {"amount": "142.60"}, (6, "商品和服务支出")),
     "side-total": (1, "一、预算拨款", None, {"income.amount": "49157.92"}, (1, "本年收入合计")),
-    "income-expenditure": (1, "本年收入合计", None, {"income.amount": "49157.92"}, (1, "本年收入合计")),
+    "income-expenditure": (1, "收入总计", None, {"income.amount": "49157.92"}, (1, "收入总计")),
     "unit-subtotal": (
         11,
         "工资福利支出",
@@ -135,6 +135,14 @@ def test_table_total_and_same_quantity(sample_document: Document) -> None:
     new = _failures(_changed(sample_document, 5, "合计", {key: str(printed + 100)})) - _failures(sample_document)
     assert (5, "table-total", "合计") in new
     assert {(n, c) for n, c, _ in new if c == "same-quantity"} >= {(5, "same-quantity"), (6, "same-quantity")}
+
+
+def test_the_current_year_totals_may_differ_by_the_carry_overs(sample_document: Document) -> None:
+    """Where both sides print a 总计, the 本年 totals are not compared (12-cn: 本年收入合计 +
+    上年结转 = 本年支出合计): a 本年收入合计 misread is caught by its own side's sum instead."""
+    new = _failures(_changed(sample_document, 1, "本年收入合计", {"income.amount": "49157.92"}))
+    new -= _failures(sample_document)
+    assert new == {(1, "side-total", "本年收入合计"), (1, "side-total", "收入总计")}
 
 
 def test_rounding_within_tolerance_is_not_a_failure(sample_document: Document) -> None:
