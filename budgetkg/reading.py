@@ -533,18 +533,20 @@ def failing_checks(table: Table, tolerance: Decimal | str | None = None, final: 
 
 def best_reading(candidates: Sequence[Table], tolerance: Decimal | str | None = None, final: bool = False) -> Table:
     """Of several readings of one table (column boundaries from rules or from gutters, a header
-    assigned differently …), the one with the fewest failing checks; on a tie, the one placing
-    more printed figures, then the first. Readings are compared, never altered: a figure is
+    assigned differently …), the one with the fewest failing checks, where each printed figure
+    a reading holds fewer than the fullest one counts as a failing check too (a reading cannot
+    balance by losing figures: 11-js's summary read with gutters lost five); on a tie, the one
+    holding more figures, then the first. Readings are compared, never altered: a figure is
     kept exactly as printed."""
     if not candidates:
         raise ValueError("best_reading needs at least one candidate reading")
+    figures = [sum(1 for r in t.rows for a in r.amounts if not a.blank) for t in candidates]
+    most = max(figures)
 
-    def key(item: tuple[int, Table]) -> tuple[int, int, int]:
-        index, table = item
-        figures = sum(1 for r in table.rows for a in r.amounts if not a.blank)
-        return failing_checks(table, tolerance, final), -figures, index
+    def key(index: int) -> tuple[int, int, int]:
+        return failing_checks(candidates[index], tolerance, final) + most - figures[index], -figures[index], index
 
-    return min(enumerate(candidates), key=key)[1]
+    return candidates[min(range(len(candidates)), key=key)]
 
 
 def improve_reading(

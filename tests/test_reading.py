@@ -27,6 +27,7 @@ from budgetkg.reading import (
     best_reading,
     check_document,
     column_sum_rules,
+    failing_checks,
     improve_reading,
     page_numbers_printed,
     unplaced_numbers,
@@ -341,3 +342,12 @@ def test_sum_rules_through_groups_and_of_which_columns() -> None:
     assert _rules_of([("支出", "小计"), ("支出", "其中：基本支出"), ("支出", "项目支出")]) == {
         "支出/小计": ("支出/其中：基本支出", "支出/项目支出")
     }
+
+
+def test_a_reading_cannot_balance_by_losing_figures(sample_document: Document) -> None:
+    """A reading that dropped the rows a check fails on balances vacuously: each figure it holds
+    fewer than the other counts against it as a failing check."""
+    misread = _table(_changed(sample_document, 7, "行政经费", {"total": "6653.58"}), 7)
+    lost = dataclasses.replace(misread, rows=tuple(r for r in misread.rows if squash(r.label) != "行政经费"))
+    assert failing_checks(lost) == 0 and failing_checks(misread) == 1
+    assert best_reading([misread, lost]) is misread
