@@ -197,14 +197,26 @@ def _split_word(chars: list[dict], verticals: Sequence[Rule], settings: LayoutSe
     """One pdfplumber word as one or more words, from its characters: split where a vertical
     rule runs between two characters (a cell border) and where a printed amount runs straight
     into a numbered label (12-cn-gjxfj p.5: `16,474.82一、一般公共服务支出`, an amount right-aligned
-    against the border and the next cell's label left-aligned against it)."""
+    against the border and the next cell's label left-aligned against it; 01-gz-zwfwsjglj p.21:
+    the 其他资金 `0.00` against the 绩效目标 text). A rule never parts a piece of one character or
+    one that starts with punctuation (a link box drawn round the `7` of `7、…` in 14-cs-xfj's
+    contents)."""
     parts: list[list[dict]] = [[]]
     for i, cur in enumerate(chars):
-        at_rule = i > 0 and _rule_between(chars[i - 1], cur, verticals, settings)
+        at_rule = i > 0 and _rule_between(chars[i - 1], cur, verticals, settings) and _splittable(parts[-1], chars[i:])
         if at_rule or (i > 0 and settings.split_amount_label and _amount_ends(parts[-1], chars[i:])):
             parts.append([])
         parts[-1].append(cur)
     return [w for part in parts if (w := _word(part, settings)) is not None]
+
+
+def _splittable(before: list[dict], after: list[dict]) -> bool:
+    ink_before = [c for c in before if c["text"].strip()]
+    ink_after = [c for c in after if c["text"].strip()]
+    return len(ink_before) >= 2 and len(ink_after) >= 2 and ink_after[0]["text"] not in PUNCTUATION
+
+
+PUNCTUATION = set("、，。：；！？）)]】》”’,.;:%")
 
 
 def _rule_between(prev: dict, cur: dict, verticals: Sequence[Rule], settings: LayoutSettings) -> bool:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from budgetkg.layout import LayoutSettings, load_layout
 from budgetkg.mapping import Mappings, TableKind, normalise_title, squash
 from budgetkg.model import PageText, RawRow, RawTable, Rule, TextLine, Word, WordBox
 
@@ -47,10 +48,15 @@ def is_number_like(text: str) -> bool:
 
 @dataclass
 class _Segment:
-    """The part of one page that belongs to one table."""
+    """The part of one page that belongs to one table, and what the geometry made of it (for
+    debug-layout): column bounds, header paths, row boxes, lines dropped as column numbers."""
 
     page: PageText
     lines: list[TextLine]
+    columns: list[tuple[float, float]] = field(default_factory=list)
+    paths: list[tuple[str, ...]] = field(default_factory=list)
+    rows: list[tuple[float, float]] = field(default_factory=list)
+    dropped: list[TextLine] = field(default_factory=list)
 
 
 @dataclass
@@ -61,14 +67,20 @@ class _Found:
     segments: list[_Segment] = field(default_factory=list)
     currency_unit: str | None = None
     unit_name: str | None = None
+    trace: list[str] = field(default_factory=list)
+    column_numbers: tuple[str, ...] = ()
 
 
-def find_tables(pages: Sequence[PageText], mappings: Mappings) -> list[RawTable]:
-    """Locate every table in reading order and rebuild it."""
+def find_tables(
+    pages: Sequence[PageText], mappings: Mappings, settings: LayoutSettings | None = None
+) -> list[RawTable]:
+    """Locate every table in reading order and rebuild it, with the geometry settings of
+    mappings/layout.toml unless others are given (another column strategy, say)."""
+    settings = settings or load_layout()
     found = _locate(pages, mappings)
     tables: list[RawTable] = []
     for item in found:
-        table = _rebuild(item)
+        table = _rebuild(item, settings)
         if table.rows or table.currency_unit or table.unit_name:
             tables.append(table)  # else a title in the contents, followed by prose
     return tables
@@ -217,7 +229,7 @@ def _is_body_line(line: TextLine) -> bool:
     return bool(BRACKET_CODE.match(first))
 
 
-def _rebuild(found: _Found) -> RawTable:
+def _rebuild(found: _Found, settings: LayoutSettings) -> RawTable:
     """One table's header paths and rows from its page segments (header repeated or not)."""
     warnings: list[str] = []
     first_head: list[TextLine] | None = None
@@ -226,18 +238,33 @@ def _rebuild(found: _Found) -> RawTable:
     header_paths: list[tuple[str, ...]] = []
     rows: list[tuple[list[str], set[int]]] = []
     starts: list[list[tuple[float, float, float] | None]] = []
-    all_bodies = _bodies_by_width(found)
+    bolds: list[list[bool]] = []
+    trace = found.trace
     for seg in found.segments:
-        head, body = _split_header(seg.lines, first_head, seg.page, first_width)
+        seg.lines = _drop_column_numbers(seg, found, settings)
+    all_bodies = _bodies_by_width(found, settings)
+    for seg in found.segments:
+        number = seg.page.number
+        head, body = _split_header(seg.lines, first_head, seg.page, first_width, settings)
         if first_head is None:
             first_head, first_width = head, seg.page.width
-        ruled = _ruled_columns(seg.page, head, body)
+        trace.append(
+            f"page {number}: header {len(head)} line(s) {_short(' / '.join(ln.text for ln in head))}; "
+            f"body {len(body)} line(s)"
+        )
+        strategy = settings.column_strategy
+        ruled = _ruled_columns(seg.page, head, body, settings) if strategy != "gutters" else None
         paths: list[tuple[str, ...]] | None = None
         if ruled is not None:
             seg_columns: list[_Column] | None = ruled
             paths = _header_paths(ruled, head, seg.page.rules, found.kind)
+            trace.append(f"page {number}: {len(ruled)} columns from vertical rules (strategy {strategy})")
+        elif strategy == "rules":
+            seg_columns = None
+            trace.append(f"page {number}: no vertical rules cross the body and strategy is 'rules'")
         elif columns is not None and not head and columns[0].ink0 is not None and columns[0].width == seg.page.width:
             seg_columns = columns  # a page without a repeated header continues the same columns
+            trace.append(f"page {number}: no header repeated; the previous page's {len(columns)} columns continue")
         else:
             layout = _text_layout(head, all_bodies.get(seg.page.width, body), seg.page)
             seg_columns, paths = layout if layout is not None else (None, None)
@@ -246,9 +273,14 @@ def _rebuild(found: _Found) -> RawTable:
                     col.width = seg.page.width
                 if found.kind is not None and found.kind.groups and paths is not None:
                     paths = _apply_groups(paths, found.kind.groups)
+                trace.append(
+                    f"page {number}: {len(seg_columns)} columns from the gutters of the text "
+                    f"(strategy {strategy}; fewer than 3 vertical rules cross the body)"
+                )
         if seg_columns is None:
             warnings.append(f"page {seg.page.number}: no columns could be found")
             continue
+        seg.columns = [(c.x0, c.x1) for c in seg_columns]
         if paths is not None and (head or columns is None):
             if not header_paths:
                 header_paths = paths
@@ -258,19 +290,31 @@ def _rebuild(found: _Found) -> RawTable:
                     f"{len(header_paths)}; columns matched by position"
                 )
         columns = seg_columns
-        seg_rows = _rows(seg.page, body, columns)
+        seg_rows = _rows(seg.page, body, columns, settings)
+        seg.rows = [r.box for r in seg_rows if r.box is not None]
         for i, row in enumerate(seg_rows):
             cells = (row.cells + [""] * len(header_paths))[: max(len(header_paths), len(row.cells))]
             if i == 0 and rows and not row.present and _continues(rows[-1][0], cells):
                 _append_row(rows[-1][0], cells)
                 rows[-1][1].add(seg.page.number)
+                trace.append(f"page {number}: first row continues the last row of the page before")
                 continue
             rows.append((cells, {seg.page.number}))
             starts.append([(seg.page.width, *s) if s else None for s in row.starts])
+            bolds.append(row.bold)
+        seg.paths = list(paths) if paths is not None else list(header_paths)
     if rows and header_paths:
         _lift_labels(rows[0][0], [r[0] for r in rows[1:]], header_paths)
-    _indent(rows, starts)
-    raw_rows = tuple(RawRow(tuple(c.rstrip() for c in cells), tuple(sorted(pages))) for cells, pages in rows)
+    indents = _indent(rows, starts, settings.row_indent_step)
+    raw_rows = tuple(
+        RawRow(
+            tuple(c.rstrip() for c in cells),
+            tuple(sorted(pages)),
+            indents=tuple((ind + [0] * len(cells))[: len(cells)]),
+            bold=tuple((b + [False] * len(cells))[: len(cells)]),
+        )
+        for (cells, pages), ind, b in zip(rows, indents, bolds, strict=True)
+    )
     pages = tuple(sorted({s.page.number for s in found.segments}))
     currency = found.currency_unit
     if currency is None and first_head:  # 预算数（万元） in a header cell
@@ -284,25 +328,78 @@ def _rebuild(found: _Found) -> RawTable:
         unit_name=found.unit_name,
         label=found.label,
         warnings=tuple(warnings),
+        column_numbers=found.column_numbers,
+        trace=tuple(trace),
     )
 
 
-def _indent(rows: list[tuple[list[str], set[int]]], starts: list[list[tuple[float, float, float] | None]]) -> None:
+def _short(text: str, limit: int = 80) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def column_number_line(line: TextLine, settings: LayoutSettings) -> tuple[str, ...] | None:
+    """The tokens of a line printing the columns' numbers (`** 1 2 3 …`, `栏次 1 2 …`), else None.
+
+    Many templates number the columns in a line under the header (14-cs-xfj, 15-hz-qxj): read
+    as data it is a row whose amounts are 1, 2, 3 (“top-level rows add up to 1”). A line is one
+    when every word is an integer or a marker of mappings/layout.toml (rows.column_number_markers),
+    and the integers, at least rows.column_number_min of them, count up by one from at most
+    rows.column_number_start."""
+    tokens = [t for w in line.words for t in w.text.split()]
+    markers = set(settings.row_column_number_markers)
+    numbers: list[int] = []
+    for t in tokens:
+        if t.isdigit():
+            numbers.append(int(t))
+        elif t not in markers:
+            return None
+    if len(numbers) < settings.row_column_number_min or numbers[0] > settings.row_column_number_start:
+        return None
+    if any(b != a + 1 for a, b in zip(numbers, numbers[1:], strict=False)):
+        return None
+    return tuple(tokens)
+
+
+def _drop_column_numbers(seg: _Segment, found: _Found, settings: LayoutSettings) -> list[TextLine]:
+    """A segment's lines without its column-number line(s): never header, never data."""
+    kept: list[TextLine] = []
+    for line in seg.lines:
+        tokens = column_number_line(line, settings)
+        if tokens is None:
+            kept.append(line)
+            continue
+        found.trace.append(f"page {seg.page.number}: column-number line {_short(line.text)} dropped (not data)")
+        seg.dropped.append(line)
+        if not found.column_numbers:
+            found.column_numbers = tokens
+    return kept
+
+
+def _indent(
+    rows: list[tuple[list[str], set[int]]],
+    starts: list[list[tuple[float, float, float] | None]],
+    step: float,
+) -> list[list[int]]:
     """Indented names (a hierarchy shown by indentation, not codes) keep their indentation as
-    leading spaces, one per half em beyond the column's least indented text cell."""
+    leading spaces, one per ``step`` em (rows.indent_step) beyond the column's least indented
+    text cell; the levels are returned too, for RawRow.indents."""
     least: dict[tuple[float, int], float] = {}
     for (cells, _), row in zip(rows, starts, strict=True):
         for i, start in enumerate(row):
             if start is not None and i < len(cells) and cells[i] and not is_number_like(cells[i]):
                 key = (start[0], i)
                 least[key] = min(least.get(key, start[1]), start[1])
+    levels: list[list[int]] = []
     for (cells, _), row in zip(rows, starts, strict=True):
+        levels.append([0] * len(cells))
         for i, start in enumerate(row):
             if start is None or i >= len(cells) or (start[0], i) not in least or is_number_like(cells[i]):
                 continue
-            steps = round((start[1] - least[(start[0], i)]) / max(1.0, start[2] / 2))
+            steps = round((start[1] - least[(start[0], i)]) / max(1.0, start[2] * step))
             if steps > 0:
                 cells[i] = " " * steps + cells[i]
+                levels[-1][i] = steps
+    return levels
 
 
 def _lift_labels(first: list[str], rest: list[list[str]], header: list[tuple[str, ...]]) -> None:
@@ -317,14 +414,14 @@ def _lift_labels(first: list[str], rest: list[list[str]], header: list[tuple[str
             first[i] = ""
 
 
-def _bodies_by_width(found: _Found) -> dict[float, list[TextLine]]:
+def _bodies_by_width(found: _Found, settings: LayoutSettings) -> dict[float, list[TextLine]]:
     """Body lines of all pages of a table, by page width: an unruled table's columns are read
     from all its rows at once (a page with one short row says little about alignment)."""
     first_head: list[TextLine] | None = None
     first_width = 0.0
     out: dict[float, list[TextLine]] = {}
     for seg in found.segments:
-        head, body = _split_header(seg.lines, first_head, seg.page, first_width)
+        head, body = _split_header(seg.lines, first_head, seg.page, first_width, settings)
         if first_head is None:
             first_head, first_width = head, seg.page.width
         out.setdefault(seg.page.width, []).extend(body)
@@ -332,7 +429,11 @@ def _bodies_by_width(found: _Found) -> dict[float, list[TextLine]]:
 
 
 def _split_header(
-    lines: list[TextLine], first_head: list[TextLine] | None, page: PageText, first_width: float
+    lines: list[TextLine],
+    first_head: list[TextLine] | None,
+    page: PageText,
+    first_width: float,
+    settings: LayoutSettings,
 ) -> tuple[list[TextLine], list[TextLine]]:
     """Header = lines before the first body line; on later pages only lines that repeat the
     first page's header (same words, and at the same places when the page is as wide): a
@@ -340,11 +441,13 @@ def _split_header(
     Where a rule separates header from body, lines below it are body (a wrapped first cell)."""
     first_body = next((i for i, ln in enumerate(lines) if _is_body_line(ln)), len(lines))
     if first_body == len(lines):
-        first_body = _blank_total_line(lines, page)
+        first_body = _blank_total_line(lines, page, settings)
     if first_body < len(lines) and first_body > 0:
         body_top = lines[first_body].top
         head_top = lines[0].top
-        cuts = [y for y in _rule_heights(page, head_top, body_top, page.width * 0.3) if head_top < y < body_top]
+        share = page.width * settings.row_header_rule_share
+        heights = _rule_heights(page, head_top, body_top, share, settings.row_rule_merge)
+        cuts = [y for y in heights if head_top < y < body_top]
         if cuts:
             cut = max(cuts)
             first_body = next(i for i, ln in enumerate(lines) if ln.bottom > cut or i == first_body)
@@ -404,12 +507,13 @@ def _repeated_header(
     return lines[:n], lines[n:]
 
 
-def _blank_total_line(lines: list[TextLine], page: PageText) -> int:
+def _blank_total_line(lines: list[TextLine], page: PageText, settings: LayoutSettings) -> int:
     """A table printed empty (本单位无此项预算) still has its 合计 row, all cells blank: a line
     holding only a total label, parted from the lines above by a rule across the table."""
     for i, line in enumerate(lines[1:], start=1):
         if len(line.words) == 1 and TOTAL_LABEL.match(squash(line.text)):
-            rules = _rule_heights(page, lines[i - 1].bottom - 1, line.top + 1, page.width * 0.3)
+            share = page.width * settings.row_header_rule_share
+            rules = _rule_heights(page, lines[i - 1].bottom - 1, line.top + 1, share, settings.row_rule_merge)
             if rules:
                 return i
     return len(lines)
@@ -474,13 +578,17 @@ def _cjk_or_punct(ch: str) -> bool:
 # --- columns -------------------------------------------------------------------------------
 
 
-def _verticals(page: PageText, top: float, bottom: float) -> list[Rule]:
+def _verticals(page: PageText, top: float, bottom: float, min_height: float) -> list[Rule]:
     return [
-        r for r in page.rules if not r.horizontal and r.bottom > top + 2 and r.top < bottom - 2 and r.bottom - r.top > 8
+        r
+        for r in page.rules
+        if not r.horizontal and r.bottom > top + 2 and r.top < bottom - 2 and r.bottom - r.top > min_height
     ]
 
 
-def _ruled_columns(page: PageText, head: list[TextLine], body: list[TextLine]) -> list[_Column] | None:
+def _ruled_columns(
+    page: PageText, head: list[TextLine], body: list[TextLine], settings: LayoutSettings
+) -> list[_Column] | None:
     """Columns between the vertical rules that cross the table body, if it has them."""
     all_lines = head + body
     if not all_lines:
@@ -488,8 +596,8 @@ def _ruled_columns(page: PageText, head: list[TextLine], body: list[TextLine]) -
     top = min(ln.top for ln in all_lines)
     bottom = max(ln.bottom for ln in all_lines)
     body_top = min((ln.top for ln in body), default=bottom)
-    verticals = [r for r in _verticals(page, top, bottom) if r.bottom > body_top + 2]
-    xs = _merge_positions(sorted(r.x0 for r in verticals), 2.0)
+    verticals = [r for r in _verticals(page, top, bottom, settings.column_min_rule_height) if r.bottom > body_top + 2]
+    xs = _merge_positions(sorted(r.x0 for r in verticals), settings.column_rule_merge)
     if len(xs) >= 3:
         return [_Column(a, b) for a, b in zip(xs, xs[1:], strict=False)]
     return None
@@ -803,7 +911,7 @@ def _apply_groups(paths: list[tuple[str, ...]], groups: dict[str, tuple[str, ...
 # --- rows ----------------------------------------------------------------------------------
 
 
-def _rule_heights(page: PageText, top: float, bottom: float, width: float) -> list[float]:
+def _rule_heights(page: PageText, top: float, bottom: float, width: float, merge: float) -> list[float]:
     """Heights of horizontal rules between top and bottom that span at least ``width``; a
     rule drawn as one segment per cell (cell borders) counts by its segments together."""
     rules = sorted((r for r in page.rules if r.horizontal and top <= r.top <= bottom), key=lambda r: r.top)
@@ -817,17 +925,19 @@ def _rule_heights(page: PageText, top: float, bottom: float, width: float) -> li
         if sum(b - a for a, b in covered) >= width:
             ys.append(rules[i].top)
         i = j + 1
-    return _merge_positions(ys, 1.5)
+    return _merge_positions(ys, merge)
 
 
-def _horizontal_separators(page: PageText, body: list[TextLine], columns: list[_Column]) -> list[float]:
+def _horizontal_separators(
+    page: PageText, body: list[TextLine], columns: list[_Column], settings: LayoutSettings
+) -> list[float]:
     """Heights of the horizontal rules across the body (at least half the table wide)."""
     if not body or not columns:
         return []
     width = columns[-1].x1 - columns[0].x0
     top = min(ln.top for ln in body) - 6
     bottom = max(ln.bottom for ln in body) + 6
-    return _rule_heights(page, top, bottom, width * 0.5)
+    return _rule_heights(page, top, bottom, width * settings.row_body_rule_share, settings.row_rule_merge)
 
 
 @dataclass
@@ -838,27 +948,41 @@ class _RowText:
     cells: list[str]
     present: bool
     starts: list[tuple[float, float] | None]
+    bold: list[bool] = field(default_factory=list)  # per cell: most of its words in a bold face
+    box: tuple[float, float] | None = None  # top and bottom of the row's words (debug-layout)
 
 
-def _rows(page: PageText, body: list[TextLine], columns: list[_Column]) -> list[_RowText]:
-    numeric = _numeric_columns(body, columns)
-    seps = _horizontal_separators(page, body, columns)
+def _rows(page: PageText, body: list[TextLine], columns: list[_Column], settings: LayoutSettings) -> list[_RowText]:
+    numeric = _numeric_columns(body, columns, settings.column_numeric_ratio)
+    seps = _horizontal_separators(page, body, columns, settings)
     top = min((ln.bottom for ln in body), default=0.0)
     bottom = max((ln.top for ln in body), default=0.0)
     inner = [y for y in seps if top < y < bottom]  # rules only around the body do not part rows
     groups = _rows_by_rules(body, seps) if len(seps) >= 2 and inner else []
     if not groups or any(_anchor_lines(g, columns, numeric) > 1 for g in groups):
-        groups = _rows_by_text(body, columns, numeric)
+        groups = _rows_by_text(body, columns, numeric, settings.row_wrap_gap)
     out: list[_RowText] = []
     for group in groups:
         cells, starts = _cells(group, columns)
         present = any(is_number_like(w.text) and _column_of(columns, w.xc) in numeric for w in group)
         if any(cells):
-            out.append(_RowText(cells, present, starts))
+            box = (min(w.top for w in group), max(w.bottom for w in group)) if group else None
+            out.append(_RowText(cells, present, starts, _bold_cells(group, columns), box))
     return out
 
 
-def _numeric_columns(body: list[TextLine], columns: list[_Column]) -> set[int]:
+def _bold_cells(words: list[Word], columns: list[_Column]) -> list[bool]:
+    """Per column: whether most of the row's words in it are bold (evidence for the reader:
+    06-gz-wjw sets the units' subtotal rows in bold, their projects in a regular face)."""
+    counts = [[0, 0] for _ in columns]
+    for w in words:
+        i = _column_of(columns, w.xc)
+        if i is not None:
+            counts[i][0 if w.bold else 1] += 1
+    return [bold > regular for bold, regular in counts]
+
+
+def _numeric_columns(body: list[TextLine], columns: list[_Column], ratio: float) -> set[int]:
     """Columns whose body words are (almost) all amounts."""
     counts: dict[int, list[int]] = {}
     for line in body:
@@ -867,7 +991,7 @@ def _numeric_columns(body: list[TextLine], columns: list[_Column]) -> set[int]:
             if i is not None:
                 c = counts.setdefault(i, [0, 0])
                 c[0 if is_number_like(w.text) else 1] += 1
-    return {i for i, (num, other) in counts.items() if num and num >= 4 * other}
+    return {i for i, (num, other) in counts.items() if num and num >= ratio * other}
 
 
 def _is_amount_word(w: Word, columns: list[_Column], numeric: set[int]) -> bool:
@@ -893,7 +1017,9 @@ def _rows_by_rules(body: list[TextLine], seps: list[float]) -> list[list[Word]]:
     return [bands[k] for k in sorted(bands)]
 
 
-def _rows_by_text(body: list[TextLine], columns: list[_Column], numeric: set[int]) -> list[list[Word]]:
+def _rows_by_text(
+    body: list[TextLine], columns: list[_Column], numeric: set[int], wrap_gap: float
+) -> list[list[Word]]:
     """Unruled rows: a row is a line with amounts (or a code / total label); wrapped text in
     each column is attached to the row its block of lines is centred on. Blocks above the first
     such line that no row is centred on continue the last row of the previous page: they come
@@ -920,7 +1046,7 @@ def _rows_by_text(body: list[TextLine], columns: list[_Column], numeric: set[int
 
     for col, words in loose.items():
         anchor_words = [w for a in anchors for w in body[a].words if _column_of(columns, w.xc) == col]
-        for block in _blocks(words + anchor_words):
+        for block in _blocks(words + anchor_words, wrap_gap):
             parts = [block] if len(inside(block)) < 2 else _split_at_anchor_lines(block, anchor_y)
             for part in parts:
                 top, bottom = min(w.top for w in part), max(w.bottom for w in part)
@@ -959,14 +1085,14 @@ def _is_anchor(line: TextLine, columns: list[_Column], numeric: set[int]) -> boo
     return bool(BRACKET_CODE.match(first) or CODE.match(first))
 
 
-def _blocks(words: list[Word]) -> list[list[Word]]:
+def _blocks(words: list[Word], wrap_gap: float) -> list[list[Word]]:
     words = sorted(words, key=lambda w: (w.top, w.x0))
     blocks: list[list[Word]] = []
     for w in words:
         if blocks:
             last = blocks[-1][-1]
             height = max(1.0, last.bottom - last.top)
-            if w.top - last.bottom <= height * 0.8:
+            if w.top - last.bottom <= height * wrap_gap:
                 blocks[-1].append(w)
                 continue
         blocks.append([w])
