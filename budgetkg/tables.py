@@ -53,7 +53,8 @@ class _Segment:
 
     page: PageText
     lines: list[TextLine]
-    columns: list[tuple[float, float]] = field(default_factory=list)
+    columns: list[tuple[float, float, float | None, float | None]] = field(default_factory=list)
+    head: list[TextLine] = field(default_factory=list)
     paths: list[tuple[str, ...]] = field(default_factory=list)
     rows: list[tuple[float, float]] = field(default_factory=list)
     dropped: list[TextLine] = field(default_factory=list)
@@ -76,14 +77,48 @@ def find_tables(
 ) -> list[RawTable]:
     """Locate every table in reading order and rebuild it, with the geometry settings of
     mappings/layout.toml unless others are given (another column strategy, say)."""
+    return [table for table, _ in find_tables_with_geometry(pages, mappings, settings)]
+
+
+@dataclass(frozen=True)
+class SegmentGeometry:
+    """What the geometry made of one page of a table (drawn by debug-layout): the lines read,
+    the header lines, the column bounds and body ink extents (x0, x1, ink0, ink1), the header
+    path of each column, the rows' vertical extents, and lines dropped as column numbers."""
+
+    page: int
+    lines: tuple[TextLine, ...]
+    header: tuple[TextLine, ...]
+    columns: tuple[tuple[float, float, float | None, float | None], ...]
+    paths: tuple[tuple[str, ...], ...]
+    rows: tuple[tuple[float, float], ...]
+    dropped: tuple[TextLine, ...]
+
+
+def find_tables_with_geometry(
+    pages: Sequence[PageText], mappings: Mappings, settings: LayoutSettings | None = None
+) -> list[tuple[RawTable, tuple[SegmentGeometry, ...]]]:
+    """find_tables, each table with the geometry of its pages (for debug-layout)."""
     settings = settings or load_layout()
     found = _locate(pages, mappings)
-    tables: list[RawTable] = []
+    out: list[tuple[RawTable, tuple[SegmentGeometry, ...]]] = []
     for item in found:
         table = _rebuild(item, settings)
-        if table.rows or table.currency_unit or table.unit_name:
-            tables.append(table)  # else a title in the contents, followed by prose
-    return tables
+        if table.rows or table.currency_unit or table.unit_name:  # else a title in the contents
+            geometry = tuple(
+                SegmentGeometry(
+                    seg.page.number,
+                    tuple(seg.lines),
+                    tuple(seg.head),
+                    tuple(seg.columns),
+                    tuple(seg.paths),
+                    tuple(seg.rows),
+                    tuple(seg.dropped),
+                )
+                for seg in item.segments
+            )
+            out.append((table, geometry))
+    return out
 
 
 def _locate(pages: Sequence[PageText], mappings: Mappings) -> list[_Found]:
@@ -280,7 +315,8 @@ def _rebuild(found: _Found, settings: LayoutSettings) -> RawTable:
         if seg_columns is None:
             warnings.append(f"page {seg.page.number}: no columns could be found")
             continue
-        seg.columns = [(c.x0, c.x1) for c in seg_columns]
+        seg.columns = [(c.x0, c.x1, c.ink0, c.ink1) for c in seg_columns]
+        seg.head = list(head)
         if paths is not None and (head or columns is None):
             if not header_paths:
                 header_paths = paths
