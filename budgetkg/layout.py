@@ -51,6 +51,7 @@ class LayoutSettings:
     row_body_rule_share: float
     row_wrap_gap: float
     row_indent_step: float
+    row_rewrapped_header_share: float
     row_column_number_markers: tuple[str, ...]
     row_column_number_start: int
     row_column_number_min: int

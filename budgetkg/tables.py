@@ -501,11 +501,11 @@ def _split_header(
         ):
             n += 1
         return lines[:n], lines[n:]
-    return _repeated_header(lines, first_body, first_head)
+    return _repeated_header(lines, first_body, first_head, settings.row_rewrapped_header_share)
 
 
 def _repeated_header(
-    lines: list[TextLine], first_body: int, first_head: list[TextLine]
+    lines: list[TextLine], first_body: int, first_head: list[TextLine], rewrapped_share: float
 ) -> tuple[list[TextLine], list[TextLine]]:
     """A header repeated on a page as wide as the first: a line printed exactly as a line of
     the first page's header fixes where it stands; lines from there down to the header's
@@ -531,7 +531,7 @@ def _repeated_header(
             offset = ln.top - tops[0]
             break
     if offset is None:
-        return [], lines
+        return _rewrapped_header(lines, first_body, chars, rewrapped_share)
     head_top = min(ln.top for ln in first_head) + offset
     n = 0
     while (
@@ -541,6 +541,21 @@ def _repeated_header(
     ):
         n += 1
     return lines[:n], lines[n:]
+
+
+def _rewrapped_header(
+    lines: list[TextLine], first_body: int, chars: set[str], share: float
+) -> tuple[list[TextLine], list[TextLine]]:
+    """A header repeated with its labels wrapped otherwise (06-gz-wjw p.113: the columns are
+    as wide but 支出项目类别（资金使用单位） breaks at another character, so no line repeats a
+    line of the first page): the lines above the first body line are header when every one of
+    their characters is one of the first header's and together they print most of them
+    (rows.rewrapped_header_share) — a row continued from the page before, such as 项目…, prints few."""
+    above = lines[:first_body]
+    printed = "".join(squash(ln.text) for ln in above)
+    if not above or not set(printed) <= chars or len(set(printed)) < share * len(chars):
+        return [], lines
+    return above, lines[first_body:]
 
 
 def _blank_total_line(lines: list[TextLine], page: PageText, settings: LayoutSettings) -> int:
