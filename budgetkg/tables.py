@@ -292,6 +292,8 @@ def _rebuild(found: _Found, settings: LayoutSettings) -> RawTable:
         paths: list[tuple[str, ...]] | None = None
         if ruled is not None:
             seg_columns: list[_Column] | None = ruled
+            ruled = _drop_empty_edges(ruled, head + body, trace, number)
+            seg_columns = ruled
             paths = _header_paths(ruled, head, seg.page.rules, found.kind)
             trace.append(f"page {number}: {len(ruled)} columns from vertical rules (strategy {strategy})")
         elif strategy == "rules":
@@ -326,7 +328,7 @@ def _rebuild(found: _Found, settings: LayoutSettings) -> RawTable:
                     f"{len(header_paths)}; columns matched by position"
                 )
         columns = seg_columns
-        seg_rows = _rows(seg.page, body, columns, settings)
+        seg_rows = _rows(seg.page, body, columns, settings, ruled=ruled is not None)
         seg.rows = [r.box for r in seg_rows if r.box is not None]
         for i, row in enumerate(seg_rows):
             cells = (row.cells + [""] * len(header_paths))[: max(len(header_paths), len(row.cells))]
@@ -1003,8 +1005,11 @@ class _RowText:
     box: tuple[float, float] | None = None  # top and bottom of the row's words (debug-layout)
 
 
-def _rows(page: PageText, body: list[TextLine], columns: list[_Column], settings: LayoutSettings) -> list[_RowText]:
+def _rows(
+    page: PageText, body: list[TextLine], columns: list[_Column], settings: LayoutSettings, ruled: bool = False
+) -> list[_RowText]:
     numeric = _numeric_columns(body, columns, settings.column_numeric_ratio)
+    place = _merged_body_cells(page, body, columns) if ruled else {}
     seps = _horizontal_separators(page, body, columns, settings)
     top = min((ln.bottom for ln in body), default=0.0)
     bottom = max((ln.top for ln in body), default=0.0)
@@ -1014,12 +1019,52 @@ def _rows(page: PageText, body: list[TextLine], columns: list[_Column], settings
         groups = _rows_by_text(body, columns, numeric, settings.row_wrap_gap)
     out: list[_RowText] = []
     for group in groups:
-        cells, starts = _cells(group, columns)
+        cells, starts = _cells(group, columns, place)
         present = any(is_number_like(w.text) and _column_of(columns, w.xc) in numeric for w in group)
         if any(cells):
             box = (min(w.top for w in group), max(w.bottom for w in group)) if group else None
             out.append(_RowText(cells, present, starts, _bold_cells(group, columns), box))
     return out
+
+
+def _drop_empty_edges(columns: list[_Column], lines: list[TextLine], trace: list[str], page: int) -> list[_Column]:
+    """Ruled columns without the empty ones at either edge: a frame drawn round the whole page
+    (11-js-swbgt, 14-cs-xfj) adds its sides to the table's rules, and the strip between the frame
+    and the table is a column no word stands in, header or body."""
+    centres = [w.xc for ln in lines for w in ln.words]
+
+    def empty(c: _Column) -> bool:
+        return not any(c.x0 <= x <= c.x1 for x in centres)
+
+    first, last = 0, len(columns)
+    while last - first > 1 and empty(columns[first]):
+        first += 1
+    while last - first > 1 and empty(columns[last - 1]):
+        last -= 1
+    if (first, last) != (0, len(columns)):
+        dropped = first + len(columns) - last
+        trace.append(f"page {page}: {dropped} empty column(s) at the edges dropped (a frame's sides)")
+    return columns[first:last]
+
+
+def _merged_body_cells(page: PageText, body: list[TextLine], columns: list[_Column]) -> dict[int, int]:
+    """Words of ruled body cells merged over several columns, and the column each belongs to.
+
+    11-js-swbgt p.5 prints 合计 centred in one cell over the code and the name columns (the rule
+    between them starts below it): by its centre it falls on the code column, and the reader
+    took it for a header label of the codes. Such a word goes to the column of its cell whose
+    body words are most often text (not amounts, not codes): where a row's label belongs."""
+    verticals = [r for r in page.rules if not r.horizontal]
+    text_count = [0] * len(columns)
+    merged: list[tuple[Word, list[int]]] = []
+    for line in body:
+        for w in line.words:
+            span = _cell_span(w, columns, verticals)
+            if len(span) > 1:
+                merged.append((w, span))
+            elif span and not is_number_like(w.text):
+                text_count[span[0]] += 1
+    return {id(w): max(span, key=lambda i: (text_count[i], -i)) for w, span in merged}
 
 
 def _bold_cells(words: list[Word], columns: list[_Column]) -> list[bool]:
@@ -1150,17 +1195,20 @@ def _blocks(words: list[Word], wrap_gap: float) -> list[list[Word]]:
     return blocks
 
 
-def _cells(words: list[Word], columns: list[_Column]) -> tuple[list[str], list[tuple[float, float] | None]]:
+def _cells(
+    words: list[Word], columns: list[_Column], place: dict[int, int] | None = None
+) -> tuple[list[str], list[tuple[float, float] | None]]:
     per_col: dict[int, list[Word]] = {}
     for w in words:
-        i = _column_of(columns, w.xc)
+        i = place[id(w)] if place and id(w) in place else _column_of(columns, w.xc)
         if i is not None:
             per_col.setdefault(i, []).append(w)
     cells = [""] * len(columns)
     starts: list[tuple[float, float] | None] = [None] * len(columns)
     for i, ws in per_col.items():
         ws.sort(key=lambda w: (w.top, w.x0))
-        starts[i] = (ws[0].x0, ws[0].bottom - ws[0].top)
+        # a word of a merged cell is centred over it: its place says nothing of indentation
+        starts[i] = None if place and id(ws[0]) in place else (ws[0].x0, ws[0].bottom - ws[0].top)
         text = ""
         line_top: float | None = None
         for w in ws:
