@@ -55,6 +55,9 @@ class LayoutSettings:
     row_column_number_markers: tuple[str, ...]
     row_column_number_start: int
     row_column_number_min: int
+    page_margin: float
+    page_running_share: float
+    page_running_min_pages: int
 
     def __post_init__(self) -> None:
         if self.column_strategy not in STRATEGIES:
@@ -64,7 +67,7 @@ class LayoutSettings:
 
 
 #: toml section → prefix of the dataclass field names
-_SECTIONS = {"words": "", "columns": "column_", "rows": "row_"}
+_SECTIONS = {"words": "", "page": "page_", "columns": "column_", "rows": "row_"}
 
 
 def _field_name(section: str, key: str) -> str:

@@ -100,7 +100,7 @@ def find_tables_with_geometry(
 ) -> list[tuple[RawTable, tuple[SegmentGeometry, ...]]]:
     """find_tables, each table with the geometry of its pages (for debug-layout)."""
     settings = settings or load_layout()
-    found = _locate(pages, mappings)
+    found = _locate(pages, mappings, settings)
     out: list[tuple[RawTable, tuple[SegmentGeometry, ...]]] = []
     for item in found:
         table = _rebuild(item, settings)
@@ -121,7 +121,42 @@ def find_tables_with_geometry(
     return out
 
 
-def _locate(pages: Sequence[PageText], mappings: Mappings) -> list[_Found]:
+def running_lines(
+    pages: Sequence[PageText], settings: LayoutSettings, table_pages: set[int]
+) -> set[tuple[str, int]]:
+    """Running heads and feet: a line in the top or bottom margin (page.margin of the height)
+    printed the same at the same height on at least page.running_share of the pages (and on
+    page.running_min_pages), one of them a page without a table. 13-suz-sjj heads every page
+    with 苏州市审计局 2026年度部门预算公开: read as a table's continuation it was joined into
+    the last row of the page before. (A table's header repeated on each of its pages is in the
+    top margin too, but never on a page of prose: 06-gz-wjw.)"""
+    counts: dict[tuple[str, int], set[int]] = {}
+    for page in pages:
+        for line in page.lines:
+            if line.top < page.height * settings.page_margin or line.bottom > page.height * (1 - settings.page_margin):
+                counts.setdefault(_running_key(line), set()).add(page.number)
+    least = max(settings.page_running_min_pages, settings.page_running_share * len(pages))
+    return {key for key, seen in counts.items() if len(seen) >= least and seen - table_pages}
+
+
+def _running_key(line: TextLine) -> tuple[str, int]:
+    return squash(line.text), round(line.top / 4)
+
+
+def _locate(pages: Sequence[PageText], mappings: Mappings, settings: LayoutSettings) -> list[_Found]:
+    """The tables in reading order, read once more without the running heads and feet if the
+    first reading shows any (which pages hold tables decides what is running: see running_lines)."""
+    found = _locate_once(pages, mappings, set())
+    running = running_lines(pages, settings, {s.page.number for f in found for s in f.segments})
+    if not running:
+        return found
+    found = _locate_once(pages, mappings, running)
+    if found:
+        found[0].trace.append(f"running heads/feet skipped on every page: {sorted(t for t, _ in running)}")
+    return found
+
+
+def _locate_once(pages: Sequence[PageText], mappings: Mappings, running: set[tuple[str, int]]) -> list[_Found]:
     found: list[_Found] = []
     current: _Found | None = None
     pending_label: str | None = None
@@ -132,6 +167,8 @@ def _locate(pages: Sequence[PageText], mappings: Mappings) -> list[_Found]:
             text = line.text.strip()
             squashed = squash(text)
             if not squashed or (FOOTER.match(squashed) and line.top > page.height * 0.85):
+                continue
+            if running and _running_key(line) in running:
                 continue
             if LABEL_LINE.match(squashed):
                 pending_label = squashed

@@ -187,3 +187,12 @@ def test_debug_layout_draws_and_explains(real_docs_dir: Path, tmp_path: Path) ->
     assert "本级财政拨款 / 金额" in result.output
     bad = CliRunner().invoke(main, ["debug-layout", str(real_docs_dir / "14-cs-xfj-2026.pdf"), "--page", "999"])
     assert bad.exit_code == 1 and "no page 999" in bad.output
+
+
+def test_running_head_is_no_content(real_docs_dir: Path) -> None:
+    """13-suz-sjj heads every page, prose and tables, with 苏州市审计局 2026年度部门预算公开."""
+    tables = tables_of(real_docs_dir, "13-suz-sjj-2026", [3, 4, 10, 11, 12])
+    assert not any("年度部门预算公开" in c for t in tables for r in t.rows for c in r.cells)
+    spending = only(tables, "支出总表")
+    row = next(r for r in spending.rows if r.cells[0] == "2210203")
+    assert row.cells[:3] == ("2210203", "购房补贴", "401.97")
