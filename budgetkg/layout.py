@@ -58,6 +58,7 @@ class LayoutSettings:
     page_margin: float
     page_running_share: float
     page_running_min_pages: int
+    page_prose_length: int
 
     def __post_init__(self) -> None:
         if self.column_strategy not in STRATEGIES:

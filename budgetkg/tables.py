@@ -104,6 +104,8 @@ def find_tables_with_geometry(
     out: list[tuple[RawTable, tuple[SegmentGeometry, ...]]] = []
     for item in found:
         table = _rebuild(item, settings)
+        if _is_prose(table, settings.page_prose_length):
+            continue
         if table.rows or table.currency_unit or table.unit_name:  # else a title in the contents
             geometry = tuple(
                 SegmentGeometry(
@@ -406,6 +408,14 @@ def _rebuild(found: _Found, settings: LayoutSettings) -> RawTable:
         column_numbers=found.column_numbers,
         trace=tuple(trace),
     )
+
+
+def _is_prose(table: RawTable, length: int) -> bool:
+    """Running text under a heading that looks like a title (15-hz-qxj: 四、2026年杭州市气象局预算
+    公开表 heads eleven pages of prose): no cell is an amount, and a cell or header label is a
+    paragraph (page.prose_length characters or more)."""
+    texts = [c for r in table.rows for c in r.cells] + ["".join(p) for p in table.header]
+    return not any(is_amount(c) for c in texts) and any(len(t) >= length for t in texts)
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -196,3 +196,9 @@ def test_running_head_is_no_content(real_docs_dir: Path) -> None:
     spending = only(tables, "支出总表")
     row = next(r for r in spending.rows if r.cells[0] == "2210203")
     assert row.cells[:3] == ("2210203", "购房补贴", "401.97")
+
+
+def test_prose_under_a_title_like_heading_is_no_table(real_docs_dir: Path) -> None:
+    """15-hz-qxj p.3: the heading 四、2026年杭州市气象局预算公开表 is followed by prose, not a table."""
+    tables = tables_of(real_docs_dir, "15-hz-qxj-2026", [3, 4, 15])
+    assert [t.title for t in tables] == ["表1：2026年市级部门收支预算总表"]
