@@ -1115,8 +1115,9 @@ def _merged_body_cells(page: PageText, body: list[TextLine], columns: list[_Colu
 
 
 def _bold_cells(words: list[Word], columns: list[_Column]) -> list[bool]:
-    """Per column: whether most of the row's words in it are bold (evidence for the reader:
-    06-gz-wjw sets the units' subtotal rows in bold, their projects in a regular face)."""
+    """Per column: whether most of the row's words in it are bold (evidence for the reader of
+    total and unit rows: 13-suz-sjj sets 本年收入合计 and 收入总计 in FangSong,Bold, items in FangSong;
+    06-gz-wjw, all SimSun, tells its unit rows by indentation only)."""
     counts = [[0, 0] for _ in columns]
     for w in words:
         i = _column_of(columns, w.xc)
