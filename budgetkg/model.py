@@ -134,8 +134,9 @@ class RawRow:
     """One table row: a cell per leaf column, text re-joined across lines and pages.
 
     ``indents`` and ``bold`` are per cell (same length as ``cells`` when known, else empty):
-    the indentation of the cell's first word in half-ems beyond the column's least indented
-    text (also shown as leading spaces of the cell), and whether the cell is set in bold.
+    the indentation of the cell's first word beyond the column's least indented text, in steps
+    of layout.toml's rows.indent_step em (also shown as leading spaces of the cell), and
+    whether the cell is set in bold.
     Evidence for the reader of unit vs project rows and of a hierarchy printed without codes."""
 
     cells: tuple[str, ...]
