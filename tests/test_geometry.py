@@ -1,4 +1,4 @@
-"""The geometry stage (pdf.py words, tables.py columns and rows, mappings/layout.toml) on real
+"""The geometry stage (pdf.py words, tables/ columns and rows, mappings/layout.toml) on real
 pages: each heuristic on the page of the document that needed it (issue 11).
 
 Only the pages needed are read (read_pages with page numbers), so the file runs in seconds.
