@@ -411,11 +411,30 @@ def _parse_task(path: str) -> tuple[bool, bytes | str]:
     return _parsed_document(source, pages)
 
 
-def alternative_readings(source: Any, pages: list[PageText]) -> list[tuple[str, Callable[[], Document]]]:
-    """Other ways to read a document, tried (by reading.improve_reading, with the default
-    tolerance) on the tables that do not balance. None yet: the hook for the column strategy of
-    the geometry (columns from rules vs from gutters) once the reader can be given one."""
-    return []
+def alternative_readings(
+    source: Any, pages: list[PageText]
+) -> list[tuple[str, Callable[[frozenset[int]], Document]]]:
+    """Other ways to read a document, tried by reading.improve_reading (with the default
+    tolerance) on the tables that do not balance: every column strategy of mappings/layout.toml
+    other than the configured one (columns from rules, columns from gutters). Only the pages of
+    those tables are read again, with the first two (the cover: whose budget it is)."""
+    import dataclasses
+
+    from budgetkg.layout import STRATEGIES, load_layout
+    from budgetkg.reader import document_from_pages
+
+    configured = load_layout()
+
+    def reading(strategy: str) -> tuple[str, Callable[[frozenset[int]], Document]]:
+        settings = dataclasses.replace(configured, column_strategy=strategy)
+
+        def read(needed: frozenset[int]) -> Document:
+            subset = [p for i, p in enumerate(pages) if i < 2 or p.number in needed]
+            return document_from_pages(source, subset, settings=settings)
+
+        return f"columns from {strategy}", read
+
+    return [reading(s) for s in STRATEGIES if s not in ("auto", configured.column_strategy)]
 
 
 def _parsed_document(source: Any, pages: list[PageText]) -> tuple[bool, bytes | str]:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from budgetkg.layout import LayoutSettings
 from budgetkg.mapping import Mappings, TableKind, load_mappings, squash
 from budgetkg.model import (
     Amount,
@@ -54,11 +55,15 @@ def read_document(path: Path, mappings: Mappings | None = None) -> Document:
     return document_from_pages(source, pages, mappings)
 
 
-def document_from_pages(source: SourceFile, pages: list[PageText], mappings: Mappings | None = None) -> Document:
+def document_from_pages(
+    source: SourceFile, pages: list[PageText], mappings: Mappings | None = None, settings: LayoutSettings | None = None
+) -> Document:
     """The Document from all its pages in order, however they were read (at once, or in parts
-    by several processes). Raises InputError when they hold no readable budget."""
+    by several processes), with the geometry `settings` of mappings/layout.toml unless others
+    are given (build.alternative_readings: another column strategy). Raises InputError when
+    they hold no readable budget."""
     mappings = mappings or load_mappings()
-    raw_tables = find_tables(pages, mappings)
+    raw_tables = find_tables(pages, mappings, settings)
     prose = read_prose(pages)
     year, department, kind = _identity(pages, raw_tables)
     if not raw_tables:

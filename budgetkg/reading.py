@@ -42,7 +42,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from budgetkg.mapping import Mappings, load_mappings, squash
-from budgetkg.model import Document, PageText, Row, RowKind, Side, Table
+from budgetkg.model import Document, InputError, PageText, Row, RowKind, Side, Table
 
 #: Status of one table's reading, as written to reading.json.
 BALANCED, FAILING, NOT_UNDERSTOOD = "balanced", "failing", "not-understood"
@@ -551,28 +551,39 @@ def best_reading(candidates: Sequence[Table], tolerance: Decimal | str | None = 
 
 def improve_reading(
     document: Document,
-    alternatives: Sequence[tuple[str, Callable[[], Document]]],
+    alternatives: Sequence[tuple[str, Callable[[frozenset[int]], Document]]],
     tolerance: Decimal | str | None = None,
 ) -> Document:
     """The document with each table that does not balance replaced by its best reading among
-    `alternatives`: (name, a function reading the whole document again another way, e.g. with
-    columns from gutters instead of rules). An alternative is read only when some table fails
-    (and only until none does); its tables are matched to the failing ones by title and first
-    page; `best_reading` chooses, so a printed figure is never changed, only read differently.
-    Each replacement is noted in the document's warnings."""
+    `alternatives`: (name, a function reading the document again another way, e.g. with
+    columns from gutters instead of rules, given the numbers of the pages it must read: those of
+    the failing tables). An alternative is read only when some table fails (and only until none
+    does); its tables are matched to the failing ones by title and first page; one that cannot
+    be read (InputError) is skipped; `best_reading` chooses, so a printed figure is never
+    changed, only read differently. Each replacement is noted in the document's warnings."""
     from budgetkg.validation import parse_tolerance
 
     if not alternatives:
         return document
     tol = parse_tolerance(tolerance)
     final = document.kind == "决算"
-    failing = {i for i, t in enumerate(document.tables) if failing_checks(t, tol, final)}
+    # a table of no kind stays one whatever its columns (the kind comes from its title and rows)
+    failing = {
+        i
+        for i, t in enumerate(document.tables)
+        if t.kind != "unknown" and t.number != 0 and failing_checks(t, tol, final)
+    }
     if not failing:
         return document
     candidates: dict[int, list[tuple[str, Table]]] = {i: [] for i in failing}
     keys = {(squash(t.title), t.pages[:1]): i for i, t in enumerate(document.tables) if i in failing}
+    needed = frozenset(p for i in failing for p in document.tables[i].pages)
     for name, read_again in alternatives:
-        for table in read_again().tables:
+        try:
+            again = read_again(needed)
+        except InputError:
+            continue
+        for table in again.tables:
             index = keys.get((squash(table.title), table.pages[:1]))
             if index is not None:
                 candidates[index].append((name, table))
@@ -585,15 +596,23 @@ def improve_reading(
         best = best_reading([original, *(t for _, t in found)], tol, final)
         if best is not original:
             name = next(n for n, t in found if t is best)
-            before, after = failing_checks(original, tol, final), failing_checks(best, tol, final)
             notes.append(
                 f"table {original.title!r} (page {_page(original.pages)}): read again ({name}): "
-                f"{after} failing checks instead of {before}"
+                f"{_verdict(best, tol, final)} instead of {_verdict(original, tol, final)}"
             )
             tables[index] = best
     if not notes:
         return document
     return replace(document, tables=tuple(tables), warnings=(*document.warnings, *notes))
+
+
+def _verdict(table: Table, tolerance: Decimal, final: bool) -> str:
+    """“3 failing checks, 41 figures”, or why the table is not understood."""
+    reason = _not_understood(table)
+    if reason:
+        return f"not understood ({reason})"
+    figures = sum(1 for r in table.rows for a in r.amounts if not a.blank)
+    return f"{failing_checks(table, tolerance, final)} failing checks, {figures} figures"
 
 
 # --- numbers printed outside any cell ---------------------------------------------------------

@@ -56,7 +56,7 @@ def _quiet(**kwargs: object) -> BuildOptions:
 
 
 def _no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(source: object, pages: object, mappings: object = None) -> None:
+    def refuse(source: object, pages: object, mappings: object = None, settings: object = None) -> None:
         raise AssertionError(f"{source} was parsed again")
 
     monkeypatch.setattr(budgetkg.reader, "document_from_pages", refuse)
@@ -116,7 +116,7 @@ def test_one_bad_file_never_stops_the_others(inputs: Path, tmp_path: Path, monke
 
     real = budgetkg.reader.document_from_pages
 
-    def reader(source, pages, mappings: object = None):  # noqa: ANN001, ANN202
+    def reader(source, pages, mappings: object = None, settings: object = None):  # noqa: ANN001, ANN202
         path = Path(source.path)
         if path.name == "crash.pdf":  # the PDF library segfaults on this one
             faulthandler.disable()  # pytest's handler would print a traceback for it
@@ -125,7 +125,7 @@ def test_one_bad_file_never_stops_the_others(inputs: Path, tmp_path: Path, monke
             time.sleep(600)
         if path.name == "bug.pdf":
             raise ZeroDivisionError("a reader bug")
-        return real(source, pages, mappings)
+        return real(source, pages, mappings, settings)
 
     monkeypatch.setattr(budgetkg.reader, "document_from_pages", reader)  # the forked workers inherit it
     out = tmp_path / "build"
