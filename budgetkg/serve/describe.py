@@ -1,7 +1,8 @@
 """Machine-readable self-descriptions: SPARQL service description and the VoID document.
 
-Both are generated per request from the request's own origin, so ``sd:endpoint`` and the dump
-links are absolute URLs that work wherever the server runs.
+Both are generated per request for the origin of :meth:`Site.origin` (the public base URI, or
+the address the server answers on — never an arbitrary Host header), so ``sd:endpoint`` and
+the dump links are absolute URLs that work wherever the server runs.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ async def void_description(site: Site, origin: str) -> list[ox.Triple]:
         ox.Triple(ds, RDF_TYPE, _n(DCAT + "Dataset")),
         ox.Triple(ds, _n(DCT + "title"), ox.Literal(site.config.title, language="en")),
         ox.Triple(ds, _n(VOID + "sparqlEndpoint"), _n(origin + "/sparql")),
-        ox.Triple(ds, _n(VOID + "uriSpace"), ox.Literal(site.build.base_uri)),
+        ox.Triple(ds, _n(VOID + "uriSpace"), ox.Literal(origin + "/" if site.rewrites_base else site.build.base_uri)),
         ox.Triple(ds, _n(VOID + "triples"), _int(sum(sizes.values()))),
         ox.Triple(ds, _n(RDFS + "seeAlso"), _n(origin + "/catalog.ttl")),
         ox.Triple(ds, _n(RDFS + "seeAlso"), _n(origin + "/catalog.jsonld")),

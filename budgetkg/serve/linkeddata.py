@@ -122,7 +122,7 @@ def _with_etag(request: Request, body: bytes, content_type: str, iri: str, site:
     }
     if files.not_modified(request, etag):
         return Response(status_code=304, headers=headers)
-    return Response(b"" if request.method == "HEAD" else body, headers=headers, media_type=content_type)
+    return Response(body, headers=headers, media_type=content_type)  # the server drops it for HEAD
 
 
 async def rdf_description(request: Request, site: Site, iri: str, fmt: Format) -> Response:
@@ -133,6 +133,7 @@ async def rdf_description(request: Request, site: Site, iri: str, fmt: Format) -
         bindings={"this": iri},
         prefixes=PREFIXES,
         check=False,
+        rewrite=site.rewrite(request),
     )
     outcome = await site.run(job)
     if outcome.status != 200:
@@ -226,13 +227,26 @@ async def catalog_ttl(request: Request) -> Response:
     path = site.build.root / "catalog.ttl"
     if not path.is_file():
         return error_response(404, "This build has no catalog.ttl.")
+    rewrite = site.rewrite(request)
+    if rewrite is not None:
+        data = await asyncio.to_thread(path.read_bytes)
+        return files.bytes_response(request, _rebase(data, rewrite), "text/turtle; charset=utf-8")
     return await files.file_response(request, path, "text/turtle; charset=utf-8")
+
+
+def _rebase(data: bytes, rewrite: tuple[str, str]) -> bytes:
+    """A catalog's IRIs under the stored base, shown under the served one (Site.rewrites_base)."""
+    return data.replace(rewrite[0].encode(), rewrite[1].encode())
 
 
 async def catalog_jsonld(request: Request) -> Response:
     site: Site = request.app.state.site
     own = site.build.root / "catalog.jsonld"
+    rewrite = site.rewrite(request)
     if own.is_file():
+        if rewrite is not None:
+            data = await asyncio.to_thread(own.read_bytes)
+            return files.bytes_response(request, _rebase(data, rewrite), "application/ld+json; charset=utf-8")
         return await files.file_response(request, own, "application/ld+json; charset=utf-8")
     ttl = site.build.root / "catalog.ttl"
     if not ttl.is_file():
@@ -243,6 +257,8 @@ async def catalog_jsonld(request: Request) -> Response:
     if data is None:
         data = await asyncio.to_thread(_ttl_to_jsonld, ttl)
         site.cache[key] = data
+    if rewrite is not None:
+        data = _rebase(data, rewrite)
     return files.bytes_response(request, data, "application/ld+json; charset=utf-8")
 
 
@@ -278,7 +294,10 @@ async def source_pdf(request: Request) -> Response:
 async def void(request: Request) -> Response:
     site: Site = request.app.state.site
     param = request.query_params.get("format")
-    fmt = by_name(param, GRAPH_FORMATS) if param else negotiate(request.headers.get("accept"), GRAPH_FORMATS)
+    accept = request.headers.get("accept")
+    fmt = by_name(param, GRAPH_FORMATS) if param else negotiate(accept, GRAPH_FORMATS)
+    if fmt is None and not param and negotiate(accept, PAGE_FORMATS) is HTML:
+        fmt = TURTLE  # a browser: show the Turtle (as text) rather than a 406
     if fmt is None:
         return error_response(406, "VoID is available as Turtle, N-Triples, JSON-LD, RDF/XML.")
     try:
@@ -287,4 +306,7 @@ async def void(request: Request) -> Response:
         return error_response(exc.status, exc.message)
     body = describe.serialize(triples, fmt)
     headers = {"Vary": "Accept", "Access-Control-Allow-Origin": "*"}
-    return Response(body, media_type=fmt.content_type, headers=headers)
+    media = fmt.content_type
+    if fmt is TURTLE and not param and negotiate(accept, GRAPH_FORMATS) is None:
+        media = "text/plain; charset=utf-8"
+    return Response(body, media_type=media, headers=headers)

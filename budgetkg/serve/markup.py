@@ -31,6 +31,22 @@ def script_json(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+LINK_SCHEMES = ("http://", "https://")
+
+
+def safe_href(target: str) -> str | None:
+    """A link target a browser may follow: a server-relative path or an http(s) URL.
+
+    IRIs in the data or in query results can be anything (``javascript:…``, ``data:…``); those
+    are shown as text, never made live links.
+    """
+    if target.startswith("/") and not target.startswith("//"):
+        return target
+    if target.lower().startswith(LINK_SCHEMES):
+        return target
+    return None
+
+
 def compact(iri: str) -> str:
     """``prefix:local`` for known namespaces, else the IRI itself."""
     for prefix, ns in PREFIXES.items():

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from budgetkg.serve import charts
-from budgetkg.serve.markup import attr, compact, esc, fmt_amount, layout, table, to_decimal
+from budgetkg.serve.markup import attr, compact, esc, fmt_amount, layout, safe_href, table, to_decimal
 from budgetkg.serve.site import PREFIXES, Site
 from budgetkg.serve.workers import PoolError
 
@@ -61,7 +61,10 @@ def href(site: Site, iri: str) -> str:
 
 def link(site: Site, iri: str, label: str | None = None) -> str:
     text = label or compact(iri)
-    return f'<a href="{attr(href(site, iri))}" title="{attr(iri)}">{esc(text)}</a>'
+    target = safe_href(href(site, iri))
+    if target is None:
+        return f'<span class="iri" title="{attr(iri)}">{esc(text)}</span>'
+    return f'<a href="{attr(target)}" title="{attr(iri)}">{esc(text)}</a>'
 
 
 def render_term(site: Site, t: Term, label: str | None = None) -> str:
