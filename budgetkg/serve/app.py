@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from budgetkg.serve import files, linkeddata, pages, sparql, ui
+from budgetkg.serve import files, find, linkeddata, pages, sparql, ui
 from budgetkg.serve.build import Build
 from budgetkg.serve.config import ServeConfig
 from budgetkg.serve.guard import READ_ONLY_MESSAGE
@@ -221,6 +221,13 @@ def create_app(build_dir: Path, config: ServeConfig | None = None) -> Starlette:
         Route("/.well-known/void", linkeddata.void, methods=["GET", "HEAD"]),
         Route("/source/{name}", linkeddata.source_pdf, methods=["GET", "HEAD"]),
         Route("/static/{path:path}", static_file, methods=["GET", "HEAD"]),
+        Route("/search", find.search_page, methods=["GET", "HEAD"]),
+        Route("/describe", linkeddata.describe_route, methods=["GET", "HEAD"]),
+        Route("/id/org/", find.org_index, methods=["GET", "HEAD"]),
+        Route("/id/project/", find.project_index, methods=["GET", "HEAD"]),
+        Route("/id/budget/", find.budget_index, methods=["GET", "HEAD"]),
+        Route("/def/code/", find.code_index, methods=["GET", "HEAD"]),
+        Route("/def/code/{kind}/", find.code_index, methods=["GET", "HEAD"]),
         Route("/{path:path}", linkeddata.resource, methods=["GET", "HEAD"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -264,9 +264,7 @@ def _materialise(result: Any, job: Job) -> Outcome:
         doc = {
             "head": {"vars": variables},
             "results": {
-                "bindings": [
-                    {v: _json_term(s[v], job.rewrite) for v in variables if s[v] is not None} for s in rows
-                ]
+                "bindings": [{v: _json_term(s[v], job.rewrite) for v in variables if s[v] is not None} for s in rows]
             },
         }
         body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()

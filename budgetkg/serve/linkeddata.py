@@ -58,7 +58,7 @@ def _raw_path(request: Request) -> str:
 
 def _not_found(site: Site, request: Request, iri: str) -> Response:
     accept = request.headers.get("accept", "")
-    if negotiate(accept, PAGE_FORMATS) is HTML and "text/html" in accept:
+    if negotiate(accept, PAGE_FORMATS) is HTML and ("text/html" in accept or not accept):
         return pages.error_page(site, 404, "Not found", f"Nothing is known about <{iri}> in this build.")
     return error_response(404, f"Not found: nothing is known about <{iri}> in this build.")
 
@@ -110,6 +110,30 @@ async def resource(request: Request) -> Response:
         return error_response(exc.status, exc.message, headers)
 
 
+async def describe_route(request: Request) -> Response:
+    """``/describe?iri=…``: what this build says about any IRI (vocabulary terms, IRIs outside
+    the base), so that pages link only to this server and still reach every term they show."""
+    site: Site = request.app.state.site
+    iri = request.query_params.get("iri", "")
+    if not iri or any(c in iri for c in '<>"{}|^`\\') or any(ord(c) <= 0x20 for c in iri):
+        return error_response(400, "Give an IRI: /describe?iri=http://…")
+    param = request.query_params.get("format")
+    fmt = by_name(param, PAGE_FORMATS) if param else negotiate(request.headers.get("accept"), PAGE_FORMATS)
+    if fmt is None:
+        return error_response(406 if not param else 400, "No acceptable format.")
+    try:
+        if fmt is HTML:
+            described = await pages.gather(site, iri)
+            if not described.out and not described.incoming:
+                return pages.not_found_page(site, iri)
+            text = await pages.resource_page(site, described)
+            return _with_etag(request, text.encode(), HTML.content_type, iri, site)
+        return await rdf_description(request, site, iri, fmt)
+    except PoolError as exc:
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return error_response(exc.status, exc.message, headers)
+
+
 def _with_etag(request: Request, body: bytes, content_type: str, iri: str, site: Site) -> Response:
     etag = "W/" + files.etag_for_bytes(body)
     local = _quote(site.build.local_path(iri) or "", safe="/:@!$&'()*+,;=-._~%")
@@ -118,8 +142,11 @@ def _with_etag(request: Request, body: bytes, content_type: str, iri: str, site:
         "Vary": "Accept",
         "Cache-Control": "public, max-age=60",
         "Access-Control-Allow-Origin": "*",
-        "Link": ", ".join(f'<{local}{s}>; rel="alternate"; type="{f.media_type}"' for s, f in SUFFIXES.items()),
     }
+    if local:
+        headers["Link"] = ", ".join(
+            f'<{local}{s}>; rel="alternate"; type="{f.media_type}"' for s, f in SUFFIXES.items()
+        )
     if files.not_modified(request, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, headers=headers, media_type=content_type)  # the server drops it for HEAD
@@ -154,7 +181,7 @@ async def children_csv(request: Request, site: Site, iri: str) -> Response:
     else:
         rows = await site.select("table-rows", this=iri)
         if rows:
-            w.writerow(["observation", "row_index", "notation", "label", "column", "amount", "is_total"])
+            w.writerow(["observation", "row_index", "notation", "label", "column", "amount", "unit", "is_total"])
             for r in rows:
                 w.writerow(
                     [
@@ -164,6 +191,7 @@ async def children_csv(request: Request, site: Site, iri: str) -> Response:
                         pages.v(r, "label") or pages.v(r, "rowLabel") or "",
                         pages.v(r, "col") or "",
                         pages.v(r, "amount") or "",
+                        pages.v(r, "unit") or "",
                         pages.v(r, "isTotal") or "",
                     ]
                 )

@@ -76,8 +76,39 @@ def to_decimal(value: object) -> Decimal | None:
 CSS_LINK = '<link rel="stylesheet" href="/static/app.css">'
 
 
-def layout(title: str, body: str, *, head: str = "", site_title: str = "budgetkg") -> str:
-    """Whole page: header with navigation, main content, footer."""
+def breadcrumbs(crumbs: list[tuple[str, str | None]]) -> str:
+    """``首页 › … › here``: (label, server-relative href or None for the current page)."""
+    if not crumbs:
+        return ""
+    items = ['<a href="/">首页 Home</a>']
+    for label, target in crumbs:
+        safe = safe_href(target) if target else None
+        items.append(
+            f'<a href="{attr(safe)}">{esc(label)}</a>' if safe else f'<span aria-current="page">{esc(label)}</span>'
+        )
+    return '<nav class="crumbs" aria-label="breadcrumbs">' + " › ".join(items) + "</nav>"
+
+
+def search_form(query: str = "", *, cls: str = "search") -> str:
+    """The search box of every page (a plain GET form: works without JavaScript)."""
+    return (
+        f'<form class="{attr(cls)}" method="get" action="/search" role="search">'
+        f'<input type="search" name="q" value="{attr(query)}" placeholder="搜索 单位、项目、科目… Search" '
+        'aria-label="Search">'
+        '<button type="submit">搜索</button></form>'
+    )
+
+
+def layout(
+    title: str,
+    body: str,
+    *,
+    head: str = "",
+    site_title: str = "budgetkg",
+    crumbs: list[tuple[str, str | None]] | None = None,
+    query: str = "",
+) -> str:
+    """Whole page: header with navigation and search, breadcrumbs, main content, footer."""
     return f"""<!DOCTYPE html>
 <html lang="zh-Hans">
 <head>
@@ -92,16 +123,21 @@ def layout(title: str, body: str, *, head: str = "", site_title: str = "budgetkg
   <a class="brand" href="/">{esc(site_title)}</a>
   <nav>
     <a href="/">预算 Budgets</a>
+    <a href="/id/org/">单位 Organisations</a>
+    <a href="/id/project/">项目 Projects</a>
+    <a href="/def/code/">科目 Codes</a>
     <a href="/query">SPARQL 查询 Query</a>
     <a href="/validation">校验 Validation</a>
     <a href="/dumps/">下载 Downloads</a>
     <a href="/catalog.ttl">DCAT</a>
   </nav>
+  {search_form(query)}
 </header>
 <main>
+{breadcrumbs(crumbs or [])}
 {body}
 </main>
-<footer>Data: budgetkg build · <a href="/sparql">SPARQL endpoint</a> ·
+<footer>Data: budgetkg build · <a href="/sparql">SPARQL endpoint</a> · <a href="/lines.csv">lines.csv</a> ·
 <a href="/.well-known/void">VoID</a> · <a href="/catalog.jsonld">catalog (JSON-LD)</a></footer>
 </body>
 </html>
