@@ -49,6 +49,14 @@ def serialize(triples: list[ox.Triple], fmt: Format) -> bytes:
     return ox.serialize(triples, format=target, prefixes=prefixes) or b""
 
 
+def _served(site: Site, origin: str, iri: str) -> str:
+    """An IRI under the build's base as this request's client sees it (Site.rewrites_base)."""
+    base = site.build.base_uri
+    if site.rewrites_base and iri.startswith(base):
+        return origin + "/" + iri[len(base) :]
+    return iri
+
+
 async def graph_sizes(site: Site) -> dict[str, int]:
     """Triples per named graph (cached: the build does not change under a running server)."""
     rows = await site.cached_select("graph-sizes")
@@ -128,7 +136,7 @@ async def service_description(site: Site, origin: str) -> list[ox.Triple]:
         t += [
             ox.Triple(ds, _n(SD + "namedGraph"), ng),
             ox.Triple(ng, RDF_TYPE, _n(SD + "NamedGraph")),
-            ox.Triple(ng, _n(SD + "name"), _n(g)),
+            ox.Triple(ng, _n(SD + "name"), _n(_served(site, origin, g))),
             ox.Triple(ng, _n(SD + "graph"), gr),
             ox.Triple(gr, RDF_TYPE, _n(SD + "Graph")),
             ox.Triple(gr, _n(VOID + "triples"), _int(n)),
@@ -169,7 +177,7 @@ async def void_description(site: Site, origin: str) -> list[ox.Triple]:
         if doc_id in docs:
             t.append(ox.Triple(sub, _n(VOID + "dataDump"), _n(f"{origin}/dumps/documents/{doc_id}.ttl")))
         if graph:
-            t.append(ox.Triple(sub, _n(SD + "name"), _n(str(graph))))
+            t.append(ox.Triple(sub, _n(SD + "name"), _n(_served(site, origin, str(graph)))))
             if str(graph) in sizes:
                 t.append(ox.Triple(sub, _n(VOID + "triples"), _int(sizes[str(graph)])))
     return t

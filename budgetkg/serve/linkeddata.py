@@ -125,7 +125,9 @@ async def describe_route(request: Request) -> Response:
         if fmt is HTML:
             described = await pages.gather(site, iri)
             if not described.out and not described.incoming:
-                return pages.not_found_page(site, iri)
+                if not await site.select("is-predicate", this=iri):
+                    return pages.not_found_page(site, iri)
+                return pages.property_page(site, iri)
             text = await pages.resource_page(site, described)
             return _with_etag(request, text.encode(), HTML.content_type, iri, site)
         return await rdf_description(request, site, iri, fmt)

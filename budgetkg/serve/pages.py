@@ -103,6 +103,22 @@ def not_found_page(site: Site, path: str) -> Response:
     return error_page(site, 404, "Not found 未找到", f"Nothing is at {path} in this build.")
 
 
+def property_page(site: Site, iri: str) -> Response:
+    """A property used in the data but not described in it (e.g. ``org:hasSubOrganization``)."""
+    q = _urlquote(f"SELECT ?s ?o WHERE {{ ?s <{iri}> ?o }} LIMIT 100")
+    body = (
+        f'<h1>{esc(compact(iri))}</h1><p class="iri">{esc(iri)}</p>'
+        "<p>This build uses this IRI as a property but does not describe it; its definition is "
+        "published by the vocabulary that owns the IRI above.</p>"
+        f'<p><a href="/query?query={attr(q)}">Statements that use it (SPARQL)</a></p>'
+    )
+    return html_response_plain(layout(compact(iri), body, site_title=site.config.title, crumbs=[(compact(iri), None)]))
+
+
+def html_response_plain(text: str, status: int = 200) -> Response:
+    return HTMLResponse(text, status_code=status, headers={"Vary": "Accept", "Cache-Control": "no-cache"})
+
+
 def html_response(request: Request, text: str, status: int = 200) -> Response:
     return HTMLResponse(text, status_code=status, headers={"Vary": "Accept", "Cache-Control": "no-cache"})
 
