@@ -141,7 +141,9 @@ def test_form_body_with_bad_utf8_is_400(live_server: LiveServer) -> None:
     assert r.status == 400
 
 
-@pytest.mark.parametrize("which", ["/", "/validation", "/query?ui=plain", "resource", "/search?q=政务"])
+@pytest.mark.parametrize(
+    "which", ["/", "/validation", "/query?ui=plain", "resource", "/search?q=%E6%94%BF%E5%8A%A1", "/id/project/"]
+)
 def test_head_has_the_length_of_get(live_server: LiveServer, budget_build, which: str) -> None:  # noqa: ANN001
     path = "/" + quote(budget_build.org.removeprefix(budget_build.base)) if which == "resource" else which
     get = live_server.request("GET", path, headers={"Accept": "text/html"})
