@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from budgetkg.serve import files, find, linkeddata, pages, sparql, ui
+from budgetkg.serve import files, find, linkeddata, pages, report, sparql, ui
 from budgetkg.serve.build import Build
 from budgetkg.serve.config import ServeConfig
 from budgetkg.serve.guard import READ_ONLY_MESSAGE
@@ -210,7 +210,7 @@ def create_app(build_dir: Path, config: ServeConfig | None = None) -> Starlette:
         Route("/sparql/statements", refuse_update, methods=any_method),
         Route("/store", refuse_update, methods=any_method),
         Route("/status", status, methods=["GET", "HEAD"]),
-        Route("/validation", pages.validation_page, methods=["GET", "HEAD"]),
+        Route("/validation", report.validation_page, methods=["GET", "HEAD"]),
         Route("/validation/{name}", linkeddata.build_file, methods=["GET", "HEAD"]),
         Route("/dumps/", linkeddata.dumps_index, methods=["GET", "HEAD"]),
         Route("/dumps", linkeddata.dumps_index, methods=["GET", "HEAD"]),

@@ -11,6 +11,7 @@ import asyncio
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 from starlette.requests import Request
@@ -86,7 +87,8 @@ async def resource(request: Request) -> Response:
         if iri is None:
             return _not_found(site, request, site.build.iri_candidates(raw_path)[0])
         param = request.query_params.get("format")
-        if param and param.lower() == "csv":
+        accept = request.headers.get("accept", "")
+        if (param and param.lower() == "csv") or (not param and "text/csv" in accept and "text/html" not in accept):
             want_children = True
         if want_children:
             return await children_csv(request, site, iri)
@@ -173,13 +175,20 @@ async def rdf_description(request: Request, site: Site, iri: str, fmt: Format) -
 async def children_csv(request: Request, site: Site, iri: str) -> Response:
     """The node's children as CSV: child rows of an observation, rows of a table, sub-codes…"""
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
+    w = _RebasingWriter(csv.writer(out, lineterminator="\r\n"), site.rewrite(request))
     related = await site.select("obs-related", this=iri)
     kids = [r for r in related if pages.v(r, "rel") == "child"]
     if kids:
         w.writerow(["observation", "notation", "label", "amount"])
         for r in kids:
             w.writerow([pages.v(r, k) or "" for k in ("obs", "notation", "label", "amount")])
+    elif budget_rows := await site.select("budget-rows", this=iri):
+        keys = ("obs", "table", "rowIndex", "notation", "rowLabel", "col", "amount", "unit", "page", "isTotal")
+        w.writerow(
+            ["observation", "table", "row_index", "notation", "label", "column", "amount", "unit", "page", "is_total"]
+        )
+        for r in budget_rows:
+            w.writerow([pages.v(r, k) or "" for k in keys])
     else:
         rows = await site.select("table-rows", this=iri)
         if rows:
@@ -211,6 +220,20 @@ async def children_csv(request: Request, site: Site, iri: str) -> Response:
             "Access-Control-Allow-Origin": "*",
         },
     )
+
+
+class _RebasingWriter:
+    """A CSV writer that shows IRIs under the stored base under the served one."""
+
+    def __init__(self, writer: Any, rewrite: tuple[str, str] | None) -> None:
+        self.writer = writer
+        self.rewrite = rewrite
+
+    def writerow(self, row: list[str]) -> None:
+        if self.rewrite is not None:
+            old, new = self.rewrite
+            row = [new + c[len(old) :] if c.startswith(old) else c for c in row]
+        self.writer.writerow(row)
 
 
 def _quote(text: str, safe: str = "") -> str:

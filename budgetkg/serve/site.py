@@ -27,6 +27,7 @@ PAGE_MAX_ROWS = 50_000  # the server's own queries are bounded by LIMITs and the
 
 PREFIXES: dict[str, str] = {
     "bk": "https://w3id.org/budgetkg/def#",
+    "bks": "https://w3id.org/budgetkg/shapes#",
     "qb": "http://purl.org/linked-data/cube#",
     "sdmx-attribute": "http://purl.org/linked-data/sdmx/2009/attribute#",
     "skos": "http://www.w3.org/2004/02/skos/core#",
