@@ -187,8 +187,10 @@ async def children_csv(request: Request, site: Site, iri: str) -> Response:
         w.writerow(
             ["observation", "table", "row_index", "notation", "label", "column", "amount", "unit", "page", "is_total"]
         )
+        first = {pages.v(r, "obs"): r for r in reversed(budget_rows)}  # one row per observation
         for r in budget_rows:
-            w.writerow([pages.v(r, k) or "" for k in keys])
+            if first.get(pages.v(r, "obs")) is r:
+                w.writerow([pages.v(r, k) or "" for k in keys])
     else:
         rows = await site.select("table-rows", this=iri)
         if rows:
