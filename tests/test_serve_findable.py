@@ -185,6 +185,9 @@ def test_loopback_base_is_served_at_the_serving_origin(served: LiveServer) -> No
     assert served.request("GET", iri[len(served.origin) :], headers={"Accept": "text/turtle"}).status == 200
     back = f"ASK {{ <{iri}> ?p ?o }}"
     assert served.request("GET", "/sparql?query=" + quote(back)).json()["boolean"] is True
+    void = served.request("GET", "/.well-known/void", headers={"Accept": "text/turtle"}).text
+    assert f"<{served.origin}/dataset/budgetkg>" in void  # the build's own VoID: one description
+    assert ".well-known/void#dataset" not in void
     for path in ("/.well-known/void", "/sparql", "/catalog.ttl", "/id/org/gz-zwfwsjglj.ttl"):
         body = served.request("GET", path, headers={"Accept": "text/turtle"}).text
         assert "localhost:8000" not in body, path

@@ -317,6 +317,26 @@ async def catalog_jsonld(request: Request) -> Response:
     return files.bytes_response(request, data, "application/ld+json; charset=utf-8")
 
 
+async def _build_void(site: Site, request: Request) -> list[ox.Triple] | None:
+    """The build's own VoID (its catalog.ttl describes the dataset with void:Dataset), so that
+    the dataset has one description; None when the catalog has none (then one is generated)."""
+    path = site.build.root / "catalog.ttl"
+    if not path.is_file():
+        return None
+    data = await asyncio.to_thread(path.read_bytes)
+    if b"rdfs.org/ns/void#" not in data:
+        return None
+    rewrite = site.rewrite(request)
+    if rewrite is not None:
+        data = _rebase(data, rewrite)
+    quads = await asyncio.to_thread(ox.parse, data, format=ox.RdfFormat.TURTLE)
+    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
+    void_dataset = ox.NamedNode(describe.VOID + "Dataset")
+    if not any(t.predicate == describe.RDF_TYPE and t.object == void_dataset for t in triples):
+        return None
+    return triples
+
+
 def _ttl_to_jsonld(path: Path) -> bytes:
     quads = ox.parse(path=str(path), format=ox.RdfFormat.TURTLE)
     triples = [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
@@ -356,7 +376,9 @@ async def void(request: Request) -> Response:
     if fmt is None:
         return error_response(406, "VoID is available as Turtle, N-Triples, JSON-LD, RDF/XML.")
     try:
-        triples = await describe.void_description(site, origin_of(request))
+        triples = await _build_void(site, request)
+        if triples is None:
+            triples = await describe.void_description(site, origin_of(request))
     except PoolError as exc:
         return error_response(exc.status, exc.message)
     body = describe.serialize(triples, fmt)
