@@ -20,9 +20,10 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
-from budgetkg.serve.markup import attr, esc, fmt_amount, layout, search_form, table, to_decimal
+from budgetkg.serve import templating
+from budgetkg.serve.markup import to_decimal
 from budgetkg.serve.negotiation import prefers_html
 from budgetkg.serve.site import Site
 from budgetkg.serve.workers import PoolError
@@ -164,21 +165,9 @@ def _href(site: Site, iri: str) -> str:
     return href(site, iri)
 
 
-def _a(site: Site, iri: str, label: str) -> str:
-    return f'<a href="{attr(_href(site, iri))}">{esc(label)}</a>'
-
-
-def _money(amount: Decimal | None, unit: str) -> str:
-    if amount is None:
-        return "—"
-    return f'<span class="num">{esc(fmt_amount(amount))}</span> <span class="unit">{esc(unit)}</span>'
-
-
-def _page(site: Site, title: str, body: str, crumbs: list[tuple[str, str | None]], query: str = "") -> Response:
-    return HTMLResponse(
-        layout(title, body, site_title=site.config.title, crumbs=crumbs, query=query),
-        headers={"Vary": "Accept", "Cache-Control": "no-cache"},
-    )
+def _label(index: dict[str, Entry], iri: str) -> str:
+    e = index.get(iri)
+    return e.label if e else iri.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _busy(site: Site, exc: PoolError) -> Response:
@@ -232,33 +221,29 @@ async def search_page(request: Request) -> Response:
         return Response(
             body, media_type="application/json; charset=utf-8", headers={"Vary": "Accept", "Cache-Control": "no-cache"}
         )
-    parts = [f"<h1>搜索 Search</h1>{search_form(text, cls='search big')}"]
-    if text and not hits:
-        parts.append(
-            f'<p class="hint">Nothing is called “{esc(text)}” in this build. Try a shorter word, a code '
-            '(e.g. 2010301), or browse <a href="/id/org/">organisations</a>, <a href="/id/project/">projects</a>, '
-            '<a href="/def/code/">codes</a>.</p>'
+    shown = []
+    for e in hits:
+        p = facts.get(e.iri)
+        shown.append(
+            {
+                "kind": KIND_NAMES.get(e.kind, e.kind),
+                "href": _href(site, e.iri),
+                "name": f"{e.notation} {e.label}" if e.notation and e.notation not in e.label else e.label,
+                "amount": p.amount if p else None,
+                "unit": p.currency if p else "",
+                "owner": p.unit_label if p else None,
+                "year": p.year if p else None,
+            }
         )
-    elif hits:
-        more = " (first 100)" if len(hits) >= MAX_HITS else ""
-        items = []
-        for e in hits:
-            extra = ""
-            p = facts.get(e.iri)
-            if p is not None:
-                bits = [_money(p.amount, p.currency)] if p.amount is not None else []
-                if p.unit_label:
-                    bits.append(esc(p.unit_label))
-                if p.year:
-                    bits.append(f"{esc(p.year)} 年")
-                extra = " · " + " · ".join(bits) if bits else ""
-            name = f"{e.notation} {e.label}" if e.notation and e.notation not in e.label else e.label
-            items.append(
-                f'<li><span class="kind">{esc(KIND_NAMES.get(e.kind, e.kind))}</span> '
-                f"{_a(site, e.iri, name)}{extra}</li>"
-            )
-        parts.append(f'<p>{len(hits)} result(s){more} for “{esc(text)}”.</p><ul class="hits">{"".join(items)}</ul>')
-    return _page(site, f"搜索 {text}" if text else "搜索 Search", "".join(parts), [("搜索 Search", None)], text)
+    return templating.page(
+        "search.html",
+        title=f"搜索 {text}" if text else "搜索 Search",
+        site_title=site.config.title,
+        crumbs=[("搜索 Search", None)],
+        query=text,
+        hits=shown,
+        max_hits=MAX_HITS,
+    )
 
 
 # --- index pages -----------------------------------------------------------------------------
@@ -275,7 +260,7 @@ async def org_index(request: Request) -> Response:
     orgs: dict[str, dict] = {}
     for r in rows:
         iri = _v(r, "org") or ""
-        o = orgs.setdefault(iri, {"kind": _v(r, "kind"), "label": None, "parents": set(), "budgets": set()})
+        o = orgs.setdefault(iri, {"kind": _v(r, "kind") or "", "parents": set(), "budgets": set()})
         if _v(r, "parent"):
             o["parents"].add(_v(r, "parent"))
         if _v(r, "b"):
@@ -285,31 +270,37 @@ async def org_index(request: Request) -> Response:
     for iri, o in orgs.items():
         for p in o["parents"]:
             children[p].append(iri)
-    tops = [i for i, o in orgs.items() if not (o["parents"] & orgs.keys())]
-    body = ["<h1>单位 Organisations</h1>"]
     rank = {"department": 0, "unit": 1, "division": 2}
 
-    def row(iri: str, depth: int) -> list[str]:
-        o = orgs[iri]
-        budgets = ", ".join(
-            _a(site, b, index[b].label if b in index else b.rsplit("/", 3)[-2]) for b in sorted(o["budgets"])
-        )
-        name = _a(site, iri, o["label"])
-        cells = [
-            f'<span style="padding-left:{depth * 1.5:.1f}em">{name}</span>',
-            esc(KIND_NAMES.get(o["kind"] or "", o["kind"] or "")),
-            budgets or "—",
-        ]
-        out = [cells]
-        for c in sorted(children.get(iri, []), key=lambda c: (rank.get(orgs[c]["kind"] or "", 9), orgs[c]["label"])):
-            out += row(c, depth + 1)
-        return out
+    def order(iris: list[str]) -> list[str]:
+        return sorted(iris, key=lambda i: (rank.get(orgs[i]["kind"], 9), orgs[i]["label"]))
 
-    rows_html: list[list[str]] = []
-    for iri in sorted(tops, key=lambda i: (rank.get(orgs[i]["kind"] or "", 9), orgs[i]["label"])):
-        rows_html += row(iri, 0)
-    body.append(table(["名称 Name", "类型 Kind", "预算 Budgets"], rows_html))
-    return _page(site, "单位 Organisations", "".join(body), [("单位 Organisations", None)])
+    shown: list[dict] = []
+
+    def walk(iri: str, depth: int, seen: frozenset[str]) -> None:
+        o = orgs[iri]
+        shown.append(
+            {
+                "href": _href(site, iri),
+                "label": o["label"],
+                "kind": KIND_NAMES.get(o["kind"], o["kind"]),
+                "depth": depth,
+                "budgets": [{"href": _href(site, b), "label": _label(index, b)} for b in sorted(o["budgets"])],
+            }
+        )
+        for c in order(children.get(iri, [])):
+            if c not in seen:
+                walk(c, depth + 1, seen | {c})
+
+    for iri in order([i for i, o in orgs.items() if not (o["parents"] & orgs.keys())]):
+        walk(iri, 0, frozenset({iri}))
+    return templating.page(
+        "orgs.html",
+        title="单位 Organisations",
+        site_title=site.config.title,
+        crumbs=[("单位 Organisations", None)],
+        orgs=shown,
+    )
 
 
 async def project_index(request: Request) -> Response:
@@ -320,24 +311,27 @@ async def project_index(request: Request) -> Response:
         index = {e.iri: e for e in await entries(site)}
     except PoolError as exc:
         return _busy(site, exc)
-    rows = []
-    for p in facts:
-        budget = _a(site, p.budget, index[p.budget].label if p.budget in index else p.budget) if p.budget else "—"
-        rows.append(
-            [
-                _a(site, p.iri, p.label),
-                f'<td class="num">{_money(p.amount, p.currency)}</td>',
-                _a(site, p.unit, p.unit_label or p.unit) if p.unit else "—",
-                esc(p.year or "—"),
-                budget,
-            ]
-        )
-    body = (
-        f"<h1>项目 Projects</h1><p>{len(facts)} project(s) in this build; amount = the largest figure printed "
-        "for the project (its total).</p>"
-        + _table_raw(["项目 Project", "金额 Amount", "单位 Unit", "年度 Year", "预算 Budget"], rows)
+    shown = [
+        {
+            "href": _href(site, p.iri),
+            "label": p.label,
+            "amount": p.amount,
+            "currency": p.currency,
+            "unit_href": _href(site, p.unit) if p.unit else None,
+            "unit_label": p.unit_label or (p.unit or ""),
+            "year": p.year,
+            "budget_href": _href(site, p.budget) if p.budget else None,
+            "budget_label": _label(index, p.budget) if p.budget else None,
+        }
+        for p in facts
+    ]
+    return templating.page(
+        "projects.html",
+        title="项目 Projects",
+        site_title=site.config.title,
+        crumbs=[("项目 Projects", None)],
+        projects=shown,
     )
-    return _page(site, "项目 Projects", body, [("项目 Projects", None)])
 
 
 async def budget_index(request: Request) -> Response:
@@ -347,18 +341,25 @@ async def budget_index(request: Request) -> Response:
         rows = await site.cached_select("budgets")
     except PoolError as exc:
         return _busy(site, exc)
-    seen: dict[str, list[str]] = {}
+    seen: dict[str, dict] = {}
     for r in rows:
         b = _v(r, "b") or ""
-        if b in seen:
-            continue
-        seen[b] = [
-            _a(site, b, _v(r, "title") or b),
-            esc(_v(r, "year") or "—"),
-            _a(site, _v(r, "org") or "", _v(r, "orglabel") or "") if _v(r, "org") else "—",
-        ]
-    body = "<h1>预算 Budgets</h1>" + table(["预算 Budget", "年度 Year", "部门 Department"], list(seen.values()))
-    return _page(site, "预算 Budgets", body, [("预算 Budgets", None)])
+        if b not in seen:
+            org = _v(r, "org")
+            seen[b] = {
+                "href": _href(site, b),
+                "label": _v(r, "title") or b,
+                "year": _v(r, "year"),
+                "org_href": _href(site, org) if org else None,
+                "org_label": _v(r, "orglabel") or org,
+            }
+    return templating.page(
+        "budgets.html",
+        title="预算 Budgets",
+        site_title=site.config.title,
+        crumbs=[("预算 Budgets", None)],
+        budgets=list(seen.values()),
+    )
 
 
 @dataclass(slots=True)
@@ -389,6 +390,9 @@ async def codes(site: Site) -> dict[str, CodeFacts]:
     return out
 
 
+CODE_KIND_NAMES = {"func": "支出功能分类 Functional classification", "econ": "支出经济分类 Economic classification"}
+
+
 async def code_index(request: Request) -> Response:
     """``/def/code/`` (schemes) and ``/def/code/<kind>/`` (the codes of one kind, by notation)."""
     site: Site = request.app.state.site
@@ -404,51 +408,53 @@ async def code_index(request: Request) -> Response:
         rest = c.iri[len(prefix) :] if c.iri.startswith(prefix) else ""
         if "/" in rest:
             kinds[rest.split("/", 1)[0]].append(c)
-    names = {"func": "支出功能分类 Functional classification", "econ": "支出经济分类 Economic classification"}
     if kind is None:
-        rows = []
-        for k in sorted(kinds):
-            schemes = sorted({c.scheme for c in kinds[k] if c.scheme})
-            rows.append(
-                [
-                    f'<a href="/def/code/{attr(quote(k))}/">{esc(names.get(k, k))}</a>',
-                    f'<td class="num">{len(kinds[k])}</td>',
-                    ", ".join(_a(site, s, index[s].label if s in index else s.rsplit("/", 1)[-1]) for s in schemes),
-                ]
-            )
-        body = "<h1>科目 Classification codes</h1>" + _table_raw(
-            ["分类 Classification", "编码数 Codes", "版本 Scheme"], rows
+        shown = [
+            {
+                "href": f"/def/code/{quote(k)}/",
+                "name": CODE_KIND_NAMES.get(k, k),
+                "count": len(kinds[k]),
+                "schemes": [
+                    {"href": _href(site, s), "label": _label(index, s)}
+                    for s in sorted({c.scheme for c in kinds[k] if c.scheme})
+                ],
+            }
+            for k in sorted(kinds)
+        ]
+        return templating.page(
+            "code_kinds.html",
+            title="科目 Codes",
+            site_title=site.config.title,
+            crumbs=[("科目 Codes", None)],
+            kinds=shown,
         )
-        return _page(site, "科目 Codes", body, [("科目 Codes", None)])
     if kind not in kinds:
         from budgetkg.serve.pages import not_found_page
 
         return not_found_page(site, request.url.path)
-    orgs = {o for c in kinds[kind] for o in c.by_org}
-    org_names = {o: (index[o].label if o in index else o.rsplit("/", 1)[-1]) for o in orgs}
-    order = sorted(orgs, key=lambda o: org_names[o])
-    rows = []
+    orgs = sorted({o for c in kinds[kind] for o in c.by_org}, key=lambda o: _label(index, o))
+    shown_codes = []
     for c in sorted(kinds[kind], key=lambda c: c.notation):
-        depth = {3: 0, 5: 1, 7: 2}.get(len(c.notation), 0)
-        cells = [
-            f'<span style="padding-left:{depth * 1.2:.1f}em">{_a(site, c.iri, c.notation)}</span>',
-            esc(c.label),
-        ]
-        for o in order:
+        uses = []
+        for o in orgs:
             use = c.by_org.get(o)
-            cells.append(f'<td class="num">{_money(use[1], use[2]) if use else "—"}</td>')
-        rows.append(cells)
-    heads = ["编码 Code", "名称 Name", *[f"{esc(org_names[o])} (largest amount)" for o in order]]
-    body = (
-        f"<h1>{esc(names.get(kind, kind))}</h1><p>{len(kinds[kind])} code(s). For each department: the largest "
-        "amount printed under the code (any table, any column); open a code for every figure.</p>"
-        + _table_raw(heads, rows)
+            uses.append({"amount": use[1], "unit": use[2]} if use else None)
+        shown_codes.append(
+            {
+                "href": _href(site, c.iri),
+                "notation": c.notation,
+                "label": c.label,
+                "depth": {3: 0, 5: 1, 7: 2}.get(len(c.notation), 0),
+                "uses": uses,
+            }
+        )
+    name = CODE_KIND_NAMES.get(kind, kind)
+    return templating.page(
+        "codes.html",
+        title=name,
+        site_title=site.config.title,
+        crumbs=[("科目 Codes", "/def/code/"), (name, None)],
+        name=name,
+        orgs=[{"label": _label(index, o)} for o in orgs],
+        codes=shown_codes,
     )
-    return _page(site, names.get(kind, kind), body, [("科目 Codes", "/def/code/"), (names.get(kind, kind), None)])
-
-
-def _table_raw(headers: list[str], rows: list[list[str]]) -> str:
-    """Like markup.table, but a cell that is already a ``<td …>`` element is kept as it is."""
-    head = "".join(f"<th>{h}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

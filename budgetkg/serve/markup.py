@@ -73,32 +73,6 @@ def to_decimal(value: object) -> Decimal | None:
         return None
 
 
-CSS_LINK = '<link rel="stylesheet" href="/static/app.css">'
-
-
-def breadcrumbs(crumbs: list[tuple[str, str | None]]) -> str:
-    """``首页 › … › here``: (label, server-relative href or None for the current page)."""
-    if not crumbs:
-        return ""
-    items = ['<a href="/">首页 Home</a>']
-    for label, target in crumbs:
-        safe = safe_href(target) if target else None
-        items.append(
-            f'<a href="{attr(safe)}">{esc(label)}</a>' if safe else f'<span aria-current="page">{esc(label)}</span>'
-        )
-    return '<nav class="crumbs" aria-label="breadcrumbs">' + " › ".join(items) + "</nav>"
-
-
-def search_form(query: str = "", *, cls: str = "search") -> str:
-    """The search box of every page (a plain GET form: works without JavaScript)."""
-    return (
-        f'<form class="{attr(cls)}" method="get" action="/search" role="search">'
-        f'<input type="search" name="q" value="{attr(query)}" placeholder="搜索 单位、项目、科目… Search" '
-        'aria-label="Search">'
-        '<button type="submit">搜索</button></form>'
-    )
-
-
 def layout(
     title: str,
     body: str,
@@ -108,40 +82,14 @@ def layout(
     crumbs: list[tuple[str, str | None]] | None = None,
     query: str = "",
 ) -> str:
-    """Whole page: header with navigation and search, breadcrumbs, main content, footer."""
-    return f"""<!DOCTYPE html>
-<html lang="zh-Hans">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{esc(title)} · {esc(site_title)}</title>
-{CSS_LINK}
-{head}
-</head>
-<body>
-<header class="top">
-  <a class="brand" href="/">{esc(site_title)}</a>
-  <nav>
-    <a href="/">预算 Budgets</a>
-    <a href="/id/org/">单位 Organisations</a>
-    <a href="/id/project/">项目 Projects</a>
-    <a href="/def/code/">科目 Codes</a>
-    <a href="/query">SPARQL 查询 Query</a>
-    <a href="/validation">校验 Validation</a>
-    <a href="/dumps/">下载 Downloads</a>
-    <a href="/catalog.ttl">DCAT</a>
-  </nav>
-  {search_form(query)}
-</header>
-<main>
-{breadcrumbs(crumbs or [])}
-{body}
-</main>
-<footer>Data: budgetkg build · <a href="/sparql">SPARQL endpoint</a> · <a href="/lines.csv">lines.csv</a> ·
-<a href="/.well-known/void">VoID</a> · <a href="/catalog.jsonld">catalog (JSON-LD)</a></footer>
-</body>
-</html>
-"""
+    """Whole page around HTML built here: ``templates/base.html`` (header, search, breadcrumbs,
+    footer). ``body`` and ``head`` must be HTML made with :func:`esc`/:func:`attr`."""
+    from budgetkg.serve.templating import render
+
+    safe_crumbs = [(label, safe_href(target) if target else None) for label, target in crumbs or []]
+    return render(
+        "base.html", title=title, body=body, head=head, site_title=site_title, crumbs=safe_crumbs, query=query
+    )
 
 
 def table(headers: list[str], rows: list[list[str]], *, cls: str = "data") -> str:

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from budgetkg.serve import charts
+from budgetkg.serve import charts, templating
 from budgetkg.serve.markup import (
     attr,
     compact,
@@ -25,7 +25,6 @@ from budgetkg.serve.markup import (
     fmt_amount,
     layout,
     safe_href,
-    search_form,
     table,
     to_decimal,
 )
@@ -124,19 +123,15 @@ def html_response(request: Request, text: str, status: int = 200) -> Response:
 
 
 def error_page(site: Site, status: int, title: str, message: str) -> Response:
-    body = f"<h1>{esc(title)}</h1><p class=error>{esc(message)}</p>"
-    if status == 404:
-        body += (
-            "<p>Search for it, or browse:</p>"
-            + search_form(cls="search big")
-            + '<ul><li><a href="/">预算 Budgets (home)</a></li><li><a href="/id/org/">单位 Organisations</a></li>'
-            '<li><a href="/id/project/">项目 Projects</a></li><li><a href="/def/code/">科目 Codes</a></li>'
-            '<li><a href="/query">SPARQL</a></li></ul>'
-        )
-    return HTMLResponse(
-        layout(title, body, site_title=site.config.title),
-        status_code=status,
-        headers={"Vary": "Accept", "Cache-Control": "no-store"},
+    """An error page (``templates/error.html``); a 404 offers the search box and the indexes."""
+    return templating.page(
+        "error.html",
+        status,
+        cache="no-store",
+        title=title,
+        message=message,
+        status=status,
+        site_title=site.config.title,
     )
 
 
