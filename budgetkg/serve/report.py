@@ -18,9 +18,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
-from budgetkg.serve.markup import attr, compact, esc, layout
+from budgetkg.serve import templating
+from budgetkg.serve.markup import compact, fmt_amount
 from budgetkg.serve.site import Site
 from budgetkg.serve.workers import PoolError
 
@@ -94,28 +95,21 @@ def reading_status(site: Site) -> Any:
         return None
 
 
-def _reading_html(data: Any) -> str:
-    """A generic view of reading.json: a list of records as a table, a mapping as key/value."""
+def _reading_view(data: Any) -> dict[str, Any] | None:
+    """reading.json for the template: a list of records as a table, anything else as text."""
     if data is None:
-        return ""
+        return None
     records = data.get("documents", data) if isinstance(data, dict) else data
     if isinstance(records, dict):
         records = [{"document": k, **(v if isinstance(v, dict) else {"status": v})} for k, v in records.items()]
     if not isinstance(records, list) or not all(isinstance(x, dict) for x in records):
-        return (
-            f"<h2>读取状态 Reading status</h2><pre>{esc(json.dumps(data, ensure_ascii=False, indent=1)[:5000])}</pre>"
-        )
+        return {"columns": [], "records": [], "text": json.dumps(data, ensure_ascii=False, indent=1)[:5000]}
     keys: list[str] = []
     for rec in records:
         for k, val in rec.items():
             if k not in keys and not isinstance(val, dict | list):
                 keys.append(k)
-    head = "".join(f"<th>{esc(k)}</th>" for k in keys)
-    body = "".join("<tr>" + "".join(f"<td>{esc(rec.get(k, ''))}</td>" for k in keys) + "</tr>" for rec in records)
-    return (
-        '<h2>读取状态 Reading status</h2><p class="hint">From the build\'s reading.json.</p>'
-        f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-    )
+    return {"columns": keys, "records": records, "text": ""}
 
 
 def _wants_csv(request: Request) -> bool:
@@ -137,7 +131,7 @@ def _filtered(items: list[Result], params: dict[str, str]) -> list[Result]:
 
 async def validation_page(request: Request) -> Response:
     site: Site = request.app.state.site
-    from budgetkg.serve.pages import error_page, figure_tolerance, link, render_term
+    from budgetkg.serve.pages import error_page, figure_tolerance, href
 
     try:
         items = await results(site)
@@ -150,92 +144,63 @@ async def validation_page(request: Request) -> Response:
         return _csv(shown, site.rewrite(request))
     counts = Counter((x.severity, compact(x.shape)) for x in items)
     by_sev = Counter(x.severity for x in items)
-    summary_rows = "".join(
-        f'<tr><td><span class="sev-{attr(s)}">{esc(s)}</span></td><td>{esc(shape)}</td><td class="num">{n}</td></tr>'
-        for (s, shape), n in sorted(
-            counts.items(), key=lambda kv: (SEVERITIES.index(kv[0][0]) if kv[0][0] in SEVERITIES else 9, -kv[1])
-        )
-    )
-    totals = " · ".join(f'<span class="sev-{attr(s)}">{by_sev[s]} {esc(s)}</span>' for s in SEVERITIES if by_sev[s])
-    files = [
-        f'<a href="/validation/{name}">{name}</a>'
-        for name in ("report.ttl", "report.html")
-        if (site.build.root / "validation" / name).is_file()
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    summary = [
+        {"severity": sev, "check": check, "count": n}
+        for (sev, check), n in sorted(counts.items(), key=lambda kv: (rank.get(kv[0][0], 9), -kv[1]))
     ]
     tables = sorted({(x.table, x.table_label or x.table) for x in items if x.table}, key=lambda t: t[1] or "")
     docs = sorted({(x.budget, x.budget_label or x.budget) for x in items if x.budget}, key=lambda t: t[1] or "")
-
-    def select(name: str, label: str, options: list[tuple[str, str]]) -> str:
-        opts = '<option value="">all</option>' + "".join(
-            f'<option value="{attr(val)}"{" selected" if params[name] == val else ""}>{esc(text)}</option>'
-            for val, text in options
-        )
-        return f'<label>{esc(label)}<select name="{name}">{opts}</select></label>'
-
-    form = (
-        '<form class="filters" method="get" action="/validation">'
-        + select("severity", "严重性 Severity", [(s, s) for s in SEVERITIES if by_sev[s]])
-        + select("table", "表 Table", [(t or "", lab or "") for t, lab in tables])
-        + select("document", "文件 Document", [(d or "", lab or "") for d, lab in docs])
-        + '<button type="submit">筛选 Filter</button>'
-        + f'<a href="/validation?{attr(urlencode({**params, "format": "csv"}))}">CSV</a></form>'
-    )
+    filters = [
+        {"name": "severity", "label": "严重性 Severity", "options": [(s, s) for s in SEVERITIES if by_sev[s]]},
+        {"name": "table", "label": "表 Table", "options": tables},
+        {"name": "document", "label": "文件 Document", "options": docs},
+    ]
+    for f in filters:
+        f["selected"] = params[f["name"]]
     rows = []
     for x in shown[:MAX_SHOWN]:
-        page = esc(x.page or "—")
-        if x.page and x.sha and site.build.source_pdf(x.sha) is not None:
-            page = f'<a href="/source/{attr(x.sha)}.pdf#page={attr(x.page)}">PDF p.{esc(x.page)}</a>'
+        value_href = value_text = None
+        if x.value:
+            if x.value[0] == "uri":
+                value_href = href(site, x.value[1])
+                value_text = "/".join([p for p in x.value[1].rstrip("/").split("/") if p][-3:])
+            else:
+                value_text = fmt_amount(x.value[1]) if x.unit else x.value[1]
         rows.append(
-            "<tr>"
-            f'<td><span class="sev-{attr(x.severity)}">{esc(x.severity)}</span></td>'
-            f"<td>{esc(x.message)}</td>"
-            f"<td>{link(site, x.focus, x.focus_label or None) if x.focus else ''}</td>"
-            f"<td>{_value(site, x, render_term)}</td>"
-            f"<td>{link(site, x.table, x.table_label) if x.table else '—'}</td>"
-            f"<td>{page}</td>"
-            f"<td>{esc(compact(x.shape))}</td></tr>"
+            {
+                "severity": x.severity,
+                "message": x.message,
+                "focus_href": href(site, x.focus) if x.focus else None,
+                "focus_label": x.focus_label or compact(x.focus),
+                "value_href": value_href,
+                "value_text": value_text or "",
+                "unit": x.unit if x.value and x.value[0] != "uri" else None,
+                "table_href": href(site, x.table) if x.table else None,
+                "table_label": x.table_label or x.table,
+                "page": x.page,
+                "pdf_href": f"/source/{x.sha}.pdf#page={x.page}"
+                if x.page and x.sha and site.build.source_pdf(x.sha) is not None
+                else None,
+                "check": compact(x.shape),
+            }
         )
-    more = (
-        f'<p class="hint">Showing the first {MAX_SHOWN} of {len(shown)}; narrow the filters or download the CSV.</p>'
-        if len(shown) > MAX_SHOWN
-        else ""
+    return templating.page(
+        "validation.html",
+        title="Validation",
+        site_title=site.config.title,
+        crumbs=[("校验 Validation", None)],
+        total=len(items),
+        severities=[{"name": s, "count": by_sev[s]} for s in SEVERITIES if by_sev[s]],
+        tolerance=per,
+        files=[n for n in ("report.ttl", "report.html") if (site.build.root / "validation" / n).is_file()],
+        summary=summary,
+        reading=_reading_view(reading_status(site)),
+        filters=filters,
+        csv_href="/validation?" + urlencode({**params, "format": "csv"}),
+        shown=rows if len(shown) <= MAX_SHOWN else rows + [None] * (len(shown) - MAX_SHOWN),
+        max_shown=MAX_SHOWN,
     )
-    body = (
-        "<h1>校验结果 Validation results</h1>"
-        + (f"<p>{len(items)} results: {totals}. " if items else "<p>No SHACL results: every check passed. ")
-        + f"Rounding tolerance ±{esc(per)} per printed figure, as the build validated. {' · '.join(files)}</p>"
-        + (
-            '<h2>概要 Summary</h2><table class="data"><thead><tr><th>Severity</th><th>Check</th>'
-            f'<th class="num">Results</th></tr></thead><tbody>{summary_rows}</tbody></table>'
-            if items
-            else ""
-        )
-        + _reading_html(reading_status(site))
-        + (
-            f"<h2>结果 Results ({len(shown)})</h2>{form}"
-            '<table class="data validation"><thead><tr><th>Severity</th><th>Message</th><th>Focus</th>'
-            "<th>Value</th><th>Table</th><th>Page</th><th>Check</th></tr></thead><tbody>"
-            + "".join(rows)
-            + "</tbody></table>"
-            + more
-            if items
-            else ""
-        )
-    )
-    return HTMLResponse(
-        layout("Validation", body, site_title=site.config.title, crumbs=[("校验 Validation", None)]),
-        headers={"Vary": "Accept", "Cache-Control": "no-cache"},
-    )
-
-
-def _value(site: Site, x: Result, render_term: Any) -> str:
-    """The result's value: an amount with its unit, or a link named by the IRI's last segments."""
-    if not x.value:
-        return ""
-    if x.value[0] == "uri":
-        parts = [p for p in x.value[1].rstrip("/").split("/") if p]
-        return render_term(site, x.value, "/".join(parts[-3:]))
-    return render_term(site, x.value) + (" " + esc(x.unit) if x.unit else "")
 
 
 def _csv(items: list[Result], rewrite: tuple[str, str] | None) -> Response:
