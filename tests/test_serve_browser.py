@@ -232,10 +232,18 @@ def test_home_page_draws_the_budget(browser: Browser, live_server: LiveServer) -
     browser.goto(live_server.origin + "/")
     cards = browser.evaluate("Array.from(document.querySelectorAll('.card .value')).map(c => c.innerText)")
     assert any(c.startswith("1,330.75") for c in cards)
-    rects = browser.evaluate("document.querySelectorAll('.treemap svg rect').length")
-    assert rects >= 6
+    rects = browser.evaluate("document.querySelectorAll('.treemap .chart-fallback svg rect').length")
+    assert rects >= 6  # the no-JavaScript fallback is in the page
+    interactive = (VENDOR_DIR / "echarts" / "echarts.min.js").is_file()
+    drawn = ".treemap .echart" if interactive else ".treemap svg"
     box = browser.evaluate(
-        "(() => { const r = document.querySelector('.treemap svg').getBoundingClientRect();"
+        f"(() => {{ const r = document.querySelector('{drawn}').getBoundingClientRect();"
         " return [r.width, r.height]; })()"
     )
     assert box[0] > 300 and box[1] > 100
+    if interactive:  # ECharts drew the treemap and the bars, and hid the fallback
+        assert browser.evaluate("document.querySelector('.treemap').classList.contains('interactive')")
+        assert browser.evaluate("document.querySelector('.treemap .chart-fallback').hidden")
+        assert browser.evaluate("document.querySelectorAll('.treemap .echart svg path').length") >= 4
+        assert browser.evaluate("document.querySelectorAll('[data-chart=bars] .echart svg path').length") >= 3
+        assert only_local(browser.requested_urls()) == []

@@ -457,9 +457,21 @@ async def budgets_side_by_side(site: Site, budgets: list[Row]) -> str:
         label = next((c["classes"][n][0] for c in columns if n in c["classes"]), "")
         rows.append(line(f"{esc(n)} {esc(label)}", [c["classes"].get(n, ("", None))[1] for c in columns]))
     units = "、".join(sorted({c["unit"] for c in columns}))
+    data = {
+        "years": [f"{v(c['row'], 'year') or ''} {_phase(v(c['row'], 'phase'))}".strip() for c in columns],
+        "series": [
+            {"name": name, "values": [float(c[key]) if c[key] is not None else None for c in columns]}
+            for key, name in (
+                ("total", "支出合计 Total"),
+                ("basic", "基本支出 Basic"),
+                ("project", "项目支出 Projects"),
+            )
+        ],
+    }
     return (
         f'<h2>预算 Budgets by year <span class="unit">({esc(units)})</span></h2>'
         f'<table class="data years"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        + charts.interactive("years", units, "", data, cls="chart years")  # the table is the fallback
     )
 
 
@@ -936,7 +948,8 @@ async def budget_section(site: Site, rows: list[Row], totals: dict[str, dict[str
     ]
     svg = charts.bars(nodes, unit)
     if svg:
-        out.append(f'<h3>最大项目 Largest projects ({esc(unit)})</h3><div class="chart">{svg}</div>')
+        data = [charts.node_data(n) for n in nodes]
+        out.append(f"<h3>最大项目 Largest projects ({esc(unit)})</h3>" + charts.interactive("bars", unit, svg, data))
     out.append("</section>")
     return "".join(out)
 
@@ -952,20 +965,33 @@ async def functional_chart(site: Site, table_iri: str, col_iri: str, unit: str) 
                 value=to_decimal(v(r, "amount")) or Decimal(0),
                 href=href(site, v(r, "code") or ""),
             )
+    kuan: dict[str, charts.Node] = {}
     for r in rows:
         n = v(r, "notation") or ""
         if len(n) == 5 and n[:3] in classes:
-            classes[n[:3]].children.append(
+            kuan[n] = charts.Node(
+                label=f"{n} {v(r, 'label') or ''}".strip(),
+                value=to_decimal(v(r, "amount")) or Decimal(0),
+                href=href(site, v(r, "obs") or ""),
+            )
+            classes[n[:3]].children.append(kuan[n])
+    svg = charts.treemap(list(classes.values()), unit)  # the fallback draws 类 and 款
+    if not svg:
+        return ""
+    for r in rows:  # the interactive chart drills down to 项
+        n = v(r, "notation") or ""
+        if len(n) == 7 and n[:5] in kuan:
+            kuan[n[:5]].children.append(
                 charts.Node(
                     label=f"{n} {v(r, 'label') or ''}".strip(),
                     value=to_decimal(v(r, "amount")) or Decimal(0),
                     href=href(site, v(r, "obs") or ""),
                 )
             )
-    svg = charts.treemap(list(classes.values()), unit)
-    if not svg:
-        return ""
-    return f'<h3>支出功能分类 Where the money goes (类 → 款, {esc(unit)})</h3><div class="chart treemap">{svg}</div>'
+    data = [charts.node_data(c) for c in classes.values()]
+    return f"<h3>支出功能分类 Where the money goes (类 → 款 → 项, {esc(unit)})</h3>" + charts.interactive(
+        "treemap", unit, svg, data, cls="chart treemap"
+    )
 
 
 async def validation_summary(site: Site) -> str:

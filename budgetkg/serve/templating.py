@@ -17,6 +17,7 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+ECHARTS = Path(__file__).resolve().parent / "static" / "vendor" / "echarts" / "echarts.min.js"
 
 
 def _money(value: Decimal | str | None) -> str:
@@ -40,6 +41,8 @@ def render(template: str, **context: Any) -> str:
     for key in ("body", "head"):
         if isinstance(context.get(key), str):
             context[key] = Markup(context[key])
+    # ECharts (1 MB) only on pages that have a chart, and only when install_ui.sh installed it.
+    context.setdefault("charts", "data-chart=" in str(context.get("body", "")) and ECHARTS.is_file())
     context.setdefault("site_title", "budgetkg")
     context.setdefault("crumbs", [])
     context.setdefault("query", "")
