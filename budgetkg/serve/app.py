@@ -96,6 +96,7 @@ def make_pool(build: Build, config: ServeConfig) -> QueryPool:
         memory_mb=config.worker_memory_mb,
         short_size=config.short_workers,
         short_timeout=min(config.short_timeout, config.timeout),
+        inline=config.inline,
     )
 
 

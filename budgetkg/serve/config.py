@@ -25,6 +25,8 @@ class ServeConfig:
     ``allowed_hosts``: Host header values (``host:port``) this server may put into absolute
     links (service description, VoID, the editor's endpoint); any other Host header is ignored
     and links use the public base URI or the address the request arrived on.
+    ``inline``: answer provably small queries (one triple pattern, see :mod:`budgetkg.serve.inline`)
+    in the HTTP process, without the hand-off to a worker (False: every query goes to a worker).
     ``worker_memory_mb``: address-space limit per worker (None: unlimited).
     ``base_uri``: the public base URI: overrides ``build.json``'s. Without it a build whose base
     is a loopback address (the default ``http://localhost:8000/``) is served at whatever origin
@@ -45,6 +47,7 @@ class ServeConfig:
     short_timeout: float = 2.0
     max_bytes: int = 16 * 1024 * 1024
     allowed_hosts: tuple[str, ...] = ()
+    inline: bool = True
     queue_timeout: float = 60.0
     worker_memory_mb: int | None = 4096
     base_uri: str | None = None

@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from budgetkg.serve import describe, guard, nesting, ui
 from budgetkg.serve.execute import Job
+from budgetkg.serve.inline import bounded
 from budgetkg.serve.negotiation import (
     GRAPH_FORMATS,
     RESULT_FORMATS,
@@ -207,13 +208,14 @@ def not_acceptable(what: str, formats: tuple) -> Response:
 async def run_query(request: Request, site: Site, op: Operation) -> Response:
     """Check, negotiate and run a query; map the worker's outcome onto HTTP."""
     assert op.query is not None
-    deep = nesting.too_deep(op.query)
-    if deep:
-        return error_response(400, deep)
-    try:
-        guard.refuse_early(op.query)
-    except guard.Refused as exc:
-        return error_response(exc.status, exc.message)
+    if not bounded(op.query):  # one triple pattern needs neither check (see budgetkg.serve.inline)
+        deep = nesting.too_deep(op.query)
+        if deep:
+            return error_response(400, deep)
+        try:
+            guard.refuse_early(op.query)
+        except guard.Refused as exc:
+            return error_response(exc.status, exc.message)
     accept = request.headers.get("accept")
     if op.format:
         result_fmt = by_name(op.format, RESULT_FORMATS)
@@ -237,15 +239,18 @@ async def run_query(request: Request, site: Site, op: Operation) -> Response:
         base_iri=origin_of(request) + "/sparql",  # the protocol lets the service pick BASE
         rewrite=site.rewrite(request),
     )
-    watcher = asyncio.ensure_future(wait_disconnect(request))
-    try:
-        outcome = await site.run(job, cancelled=watcher)
-    except PoolError as exc:
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-        return error_response(exc.status, exc.message, headers)
-    finally:
-        if not watcher.done():
-            watcher.cancel()
+    inline = site.pool.inline
+    outcome = inline.run(job) if inline is not None else None  # a provably small query: no hand-off
+    if outcome is None:
+        watcher = asyncio.ensure_future(wait_disconnect(request))
+        try:
+            outcome = await site.run(job, cancelled=watcher)
+        except PoolError as exc:
+            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+            return error_response(exc.status, exc.message, headers)
+        finally:
+            if not watcher.done():
+                watcher.cancel()
     if outcome.status == 406:
         formats = GRAPH_FORMATS if outcome.kind == "graph" else RESULT_FORMATS
         return not_acceptable("query result", formats)

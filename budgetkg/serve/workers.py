@@ -22,6 +22,7 @@ from typing import Any
 from budgetkg.processes import die_with_parent
 from budgetkg.serve import sandbox
 from budgetkg.serve.execute import Job, Outcome, run_job
+from budgetkg.serve.inline import InlineStore
 
 log = logging.getLogger("budgetkg.serve")
 
@@ -126,6 +127,7 @@ class QueryPool:
         memory_mb: int | None = 4096,
         short_size: int = 1,
         short_timeout: float = 2.0,
+        inline: bool = True,
     ) -> None:
         self.store_path = store_path
         self.size = max(1, size)
@@ -135,6 +137,7 @@ class QueryPool:
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._short_idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._released = asyncio.Event()
+        self.inline = InlineStore(store_path) if inline else None
         self._all: set[_Worker] = set()
         self._closing = False
         self._spawning: set[asyncio.Task[None]] = set()
@@ -155,6 +158,12 @@ class QueryPool:
         if failures:
             await self.close()
             raise RuntimeError(failures[0])
+        if self.inline is not None:
+            try:
+                await asyncio.to_thread(self.inline.open)
+            except OSError as exc:
+                log.warning("small queries go to workers too: cannot open the store here (%s)", exc)
+                self.inline = None
 
     @property
     def idle(self) -> int:
