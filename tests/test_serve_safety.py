@@ -203,7 +203,8 @@ def test_a_request_waits_for_a_worker_up_to_the_queue_limit(budget_build, queue_
         _wait_idle(server)
         runaways = _hold_every_worker(server)
         t0 = time.monotonic()
-        r = server.request("GET", q("ASK { ?s ?p ?o }"), timeout=60)
+        # two patterns: not a one-pattern lookup (those are answered without a worker)
+        r = server.request("GET", q("ASK { ?s ?p ?o . ?o ?q ?r }"), timeout=60)
         waited = time.monotonic() - t0
         if queue_timeout > 2.0:
             assert r.status == 200, r.text
