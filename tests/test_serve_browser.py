@@ -247,3 +247,22 @@ def test_home_page_draws_the_budget(browser: Browser, live_server: LiveServer) -
         assert browser.evaluate("document.querySelectorAll('.treemap .echart svg path').length") >= 4
         assert browser.evaluate("document.querySelectorAll('[data-chart=bars] .echart svg path').length") >= 3
         assert only_local(browser.requested_urls()) == []
+
+
+def test_a_person_finds_a_project_from_the_search_box(browser: Browser, live_server: LiveServer) -> None:
+    """Type a word of a project's name into the header's search box, submit, open the hit."""
+    browser.goto(live_server.origin + "/id/org/")
+    browser.evaluate(
+        "(() => { const f = document.querySelector('header form.search');"
+        " f.querySelector('input[name=q]').value = '热线'; f.submit(); })()"
+    )
+    browser.wait_for("location.pathname === '/search' && document.readyState === 'complete'")
+    first = browser.wait_for("document.querySelector('ul.hits li a') && document.querySelector('ul.hits li a').href")
+    assert "12345" in browser.evaluate("document.querySelector('ul.hits li a').innerText")
+    browser.goto(first)
+    assert browser.evaluate("document.querySelector('h1').innerText") == "12345热线运营"
+    assert "150.00" in browser.evaluate("document.querySelector('.amount').innerText")
+    assert "热线接通率" in browser.evaluate("document.body.innerText")  # its 绩效目标
+    crumbs = browser.evaluate("document.querySelector('nav.crumbs').innerText")
+    assert "项目 Projects" in crumbs
+    assert only_local(browser.requested_urls()) == []
