@@ -341,18 +341,23 @@ async def budget_index(request: Request) -> Response:
         rows = await site.cached_select("budgets")
     except PoolError as exc:
         return _busy(site, exc)
-    seen: dict[str, dict] = {}
+    from budgetkg.serve.pages import pick_label
+
+    grouped: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
-        b = _v(r, "b") or ""
-        if b not in seen:
-            org = _v(r, "org")
-            seen[b] = {
-                "href": _href(site, b),
-                "label": _v(r, "title") or b,
-                "year": _v(r, "year"),
-                "org_href": _href(site, org) if org else None,
-                "org_label": _v(r, "orglabel") or org,
-            }
+        grouped[_v(r, "b") or ""].append(r)
+    seen: dict[str, dict] = {}
+    for b, group in grouped.items():
+        org = _v(group[0], "org")
+        titles = list(dict.fromkeys(r["title"] for r in group if "title" in r))
+        orgs = list(dict.fromkeys(r["orglabel"] for r in group if "orglabel" in r))
+        seen[b] = {
+            "href": _href(site, b),
+            "label": pick_label(titles, "zh") or b,  # the Chinese title, as printed
+            "year": _v(group[0], "year"),
+            "org_href": _href(site, org) if org else None,
+            "org_label": pick_label(orgs, "zh") or org,
+        }
     return templating.page(
         "budgets.html",
         title="预算 Budgets",
