@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -890,53 +891,42 @@ def _best(rows: list[Row], key: str, lang: str = "zh") -> str | None:
     return pick_label(terms, lang) if terms else None
 
 
-async def budget_section(site: Site, rows: list[Row], totals: dict[str, dict[str, dict[str, Decimal]]]) -> str:
+async def budget_view(site: Site, rows: list[Row], totals: dict[str, dict[str, dict[str, Decimal]]]) -> dict:
+    """What ``templates/_budget.html`` shows of one budget (its rows of ``budgets.rq``)."""
     b = rows[0]
     biri = v(b, "b") or ""
     unit = v(b, "unit") or "万元"
     orglabel = _best(rows, "orglabel")
-    title = _best(rows, "title") or f"{orglabel or ''} {v(b, 'year') or ''}"
+    view: dict[str, Any] = {
+        "href": href(site, biri),
+        "title": _best(rows, "title") or f"{orglabel or ''} {v(b, 'year') or ''}",
+        "org_href": href(site, v(b, "org") or "") if v(b, "org") else None,
+        "org_label": orglabel or compact(v(b, "org") or ""),
+        "year": v(b, "year"),
+        "phase": _tail(v(b, "phase") or "").rsplit("/", 1)[-1].rsplit("#", 1)[-1] if v(b, "phase") else None,
+        "unit": unit,
+        "cards": [],
+        "split": None,
+        "treemap": None,
+        "bars": None,
+    }
     tables = totals.get(biri, {})
     chosen = _choose_table(tables)
-    out = [f'<section class="budget"><h2>{link(site, biri, title)}</h2>']
-    meta = []
-    if v(b, "org"):
-        meta.append(link(site, v(b, "org") or "", orglabel))
-    if v(b, "year"):
-        meta.append(f"{esc(v(b, 'year'))} 年度")
-    if v(b, "phase"):
-        meta.append(esc(_tail(v(b, "phase") or "").rsplit("/", 1)[-1].rsplit("#", 1)[-1]))
-    out.append(f'<p class="sub">{" · ".join(meta)}</p>')
     if chosen:
         cols = tables[chosen]
         total = _col(cols, "total") or max(cols.values())
         basic, project = _col(cols, "basic"), _col(cols, "project")
-        cards = [("支出合计 Total expenditure", total)]
+        view["cards"] = [("支出合计 Total expenditure", total)]
         if basic is not None:
-            cards.append(("基本支出 Basic", basic))
+            view["cards"].append(("基本支出 Basic", basic))
         if project is not None:
-            cards.append(("项目支出 Projects", project))
-        out.append(
-            '<div class="cards">'
-            + "".join(
-                f'<div class="card"><div class="label">{esc(label)}</div>'
-                f'<div class="value">{esc(fmt_amount(val))} <span class="unit">{esc(unit)}</span>'
-                "</div></div>"
-                for label, val in cards
-            )
-            + "</div>"
-        )
+            view["cards"].append(("项目支出 Projects", project))
         if basic is not None and project is not None and total:
-            bp = float(basic / total * 100)
-            pp = float(project / total * 100)
-            out.append(
-                f'<div class="split" title="基本 {bp:.1f}% · 项目 {pp:.1f}%">'
-                f'<span style="width:{bp:.2f}%;background:#1f6fb2">基本 {bp:.1f}%</span>'
-                f'<span style="width:{pp:.2f}%;background:#d4841b">项目 {pp:.1f}%</span></div>'
-            )
-        out.append(f'<p class="hint">From table {link(site, chosen, _tail(chosen))}.</p>')
+            view["split"] = (float(basic / total * 100), float(project / total * 100))
+        view["table_href"], view["table_label"] = href(site, chosen), _tail(chosen)
         col_iri = _col_iri(cols, "total") or next(iter(cols))
-        out.append(await functional_chart(site, chosen, col_iri, unit))
+        chart = await functional_chart(site, chosen, col_iri, unit)
+        view["treemap"] = Markup(chart) if chart else None
     projects = await site.cached_select("budget-projects", b=biri)
     nodes = [
         charts.Node(
@@ -948,10 +938,14 @@ async def budget_section(site: Site, rows: list[Row], totals: dict[str, dict[str
     ]
     svg = charts.bars(nodes, unit)
     if svg:
-        data = [charts.node_data(n) for n in nodes]
-        out.append(f"<h3>最大项目 Largest projects ({esc(unit)})</h3>" + charts.interactive("bars", unit, svg, data))
-    out.append("</section>")
-    return "".join(out)
+        view["bars"] = Markup(charts.interactive("bars", unit, svg, [charts.node_data(n) for n in nodes]))
+    return view
+
+
+async def budget_section(site: Site, rows: list[Row], totals: dict[str, dict[str, dict[str, Decimal]]]) -> str:
+    """One budget's summary as HTML (for the budget's own page)."""
+    view = await budget_view(site, rows, totals)
+    return str(templating.ENV.get_template("_budget.html").module.budget(view))
 
 
 async def functional_chart(site: Site, table_iri: str, col_iri: str, unit: str) -> str:
@@ -989,34 +983,29 @@ async def functional_chart(site: Site, table_iri: str, col_iri: str, unit: str) 
                 )
             )
     data = [charts.node_data(c) for c in classes.values()]
-    return f"<h3>支出功能分类 Where the money goes (类 → 款 → 项, {esc(unit)})</h3>" + charts.interactive(
-        "treemap", unit, svg, data, cls="chart treemap"
-    )
+    return charts.interactive("treemap", unit, svg, data, cls="chart treemap")
 
 
-async def validation_summary(site: Site) -> str:
+async def validation_summary(site: Site) -> dict:
+    """Counts per severity and the first results, for the home page."""
     results = await site.cached_select("validation-all")
-    if not results:
-        return '<h2>校验 Validation</h2><p class="hint">No SHACL results: every check passed.</p>'
     counts: dict[str, int] = defaultdict(int)
     for r in results:
         counts[_severity(v(r, "sev"))] += 1
-    summary = " · ".join(f'<span class="sev-{attr(s)}">{n} {esc(s)}</span>' for s, n in sorted(counts.items()))
-    items = []
-    for r in results[:15]:
-        focus = v(r, "focus") or ""
-        sev = _severity(v(r, "sev"))
-        items.append(
-            f'<li><span class="sev-{attr(sev)}">{esc(sev)}</span> '
-            f"{link(site, focus, v(r, 'flabel') or _tail(focus))}: {esc(v(r, 'msg') or '')}</li>"
-        )
-    return (
-        f"<h2>校验 Validation</h2><p>{summary} — "
-        '<a href="/validation">all results</a></p><ul>' + "".join(items) + "</ul>"
-    )
+    items = [
+        {
+            "severity": _severity(v(r, "sev")),
+            "href": href(site, v(r, "focus") or ""),
+            "label": v(r, "flabel") or _tail(v(r, "focus") or ""),
+            "message": v(r, "msg") or "",
+        }
+        for r in results[:15]
+    ]
+    return {"total": len(results), "counts": sorted(counts.items()), "results": items}
 
 
 async def home(request: Request) -> Response:
+    """``/``: every budget's summary (``templates/home.html``) and the validation summary."""
     site: Site = request.app.state.site
     try:
         budgets = await site.cached_select("budgets")
@@ -1024,18 +1013,16 @@ async def home(request: Request) -> Response:
         grouped: dict[str, list[Row]] = defaultdict(list)
         for row in budgets:
             grouped[v(row, "b") or ""].append(row)
-        sections = [await budget_section(site, rows, totals) for rows in grouped.values()]
+        views = [await budget_view(site, rows, totals) for rows in grouped.values()]
         validation = await validation_summary(site)
     except PoolError as exc:
         return error_page(site, exc.status, "Busy", exc.message)
-    intro = (
-        f"<h1>{esc(site.config.title)}</h1>"
-        '<p class="sub">部门预算知识图谱 · Chinese department budgets as linked data. '
-        'Query with <a href="/query">SPARQL</a>, download the <a href="/dumps/">dumps</a>.</p>'
-    )
-    if not sections:
-        sections = ['<p class="hint">This build has no bk:Budget yet.</p>']
-    return html_response(
-        request,
-        layout("Budgets", intro + "".join(sections) + validation, site_title=site.config.title),
+    has_charts = any(b["treemap"] or b["bars"] for b in views)
+    return templating.page(
+        "home.html",
+        title="Budgets",
+        site_title=site.config.title,
+        budgets=views,
+        validation=validation,
+        charts=has_charts and templating.ECHARTS.is_file(),
     )
