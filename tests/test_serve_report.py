@@ -68,6 +68,9 @@ def test_tables_and_budgets_as_csv_with_units(served: LiveServer) -> None:
     assert rows and all(x["unit"] == "万元" for x in rows)
     budget = _csv(served.request("GET", "/id/budget/gz-zwfwsjglj/2023/budget/children.csv").text)
     assert len(budget) == 1113 and {"unit", "page", "table"} <= budget[0].keys()
+    obs = "/id/budget/gz-zwfwsjglj/2023/budget/obs/expenditure-summary/201/total/children.csv"
+    kids = _csv(served.request("GET", obs).text)
+    assert kids and all(x["unit"] == "万元" for x in kids)
     html = served.request("GET", table, headers={"Accept": "text/html"}).text
     assert "单位 unit: 万元" in html
 

@@ -179,9 +179,9 @@ async def children_csv(request: Request, site: Site, iri: str) -> Response:
     related = await site.select("obs-related", this=iri)
     kids = [r for r in related if pages.v(r, "rel") == "child"]
     if kids:
-        w.writerow(["observation", "notation", "label", "amount"])
+        w.writerow(["observation", "notation", "label", "amount", "unit"])
         for r in kids:
-            w.writerow([pages.v(r, k) or "" for k in ("obs", "notation", "label", "amount")])
+            w.writerow([pages.v(r, k) or "" for k in ("obs", "notation", "label", "amount", "unit")])
     elif budget_rows := await site.select("budget-rows", this=iri):
         keys = ("obs", "table", "rowIndex", "notation", "rowLabel", "col", "amount", "unit", "page", "isTotal")
         w.writerow(
