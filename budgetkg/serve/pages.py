@@ -249,25 +249,21 @@ async def resource_page(site: Site, d: Described) -> str:
     zh = pick_label(labels, "zh") or d.first(SKOS + "notation") or compact(d.iri)
     en = pick_label(labels, "en") if any(t[3] and t[3].startswith("en") for t in labels) else None
     local = href(site, d.iri)
-    parts: list[str] = [f"<h1>{esc(zh)}</h1>"]
-    if en:
-        parts.append(f'<p class="sub" lang="en">{esc(en)}</p>')
-    parts.append(f'<p class="iri">{esc(d.iri)}</p>')
-    if types:
-        parts.append('<p class="types">' + "".join(link(site, t, compact(t)) for t in types) + "</p>")
-    sparql_link = "/query?query=" + _urlquote(f"DESCRIBE <{d.iri}>")
     if local.startswith("/describe?"):
-        downloads = "".join(
-            f'<a href="{attr(local)}&amp;format={f}">{n}</a>'
+        downloads = [
+            {"href": f"{local}&format={f}", "label": n}
             for f, n in (("turtle", "Turtle"), ("jsonld", "JSON-LD"), ("ntriples", "N-Triples"), ("rdfxml", "RDF/XML"))
-        )
+        ]
     else:
-        downloads = (
-            f'<a href="{attr(local)}.ttl">Turtle</a><a href="{attr(local)}.jsonld">JSON-LD</a>'
-            f'<a href="{attr(local)}.nt">N-Triples</a><a href="{attr(local)}?format=rdfxml">RDF/XML</a>'
-            f'<a href="{attr(local)}/children.csv">下级 children (CSV)</a>'
-        )
-    parts.append(f'<p class="downloads">{downloads}<a href="{attr(sparql_link)}">SPARQL</a></p>')
+        downloads = [
+            {"href": local + ".ttl", "label": "Turtle"},
+            {"href": local + ".jsonld", "label": "JSON-LD"},
+            {"href": local + ".nt", "label": "N-Triples"},
+            {"href": local + "?format=rdfxml", "label": "RDF/XML"},
+            {"href": local + "/children.csv", "label": "下级 children (CSV)"},
+        ]
+    downloads.append({"href": "/query?query=" + _urlquote(f"DESCRIBE <{d.iri}>"), "label": "SPARQL"})
+    parts: list[str] = []
     if QB + "Observation" in types:
         parts.append(observation_block(site, d))
         parts.append(await observation_tree(site, d))
@@ -286,7 +282,19 @@ async def resource_page(site: Site, d: Described) -> str:
     parts.append(properties_block(site, d))
     parts.append(incoming_block(site, d))
     crumbs = await breadcrumbs_for(site, d, zh)
-    return layout(zh, "\n".join(p for p in parts if p), site_title=site.config.title, crumbs=crumbs)
+    blocks = [Markup(p) for p in parts if p]
+    return templating.render(
+        "resource.html",
+        title=zh,
+        title_en=en,
+        iri=d.iri,
+        types=[{"href": href(site, t), "iri": t, "label": compact(t)} for t in types],
+        downloads=downloads,
+        blocks=blocks,
+        site_title=site.config.title,
+        crumbs=[(label, safe_href(target) if target else None) for label, target in crumbs],
+        charts=any("data-chart=" in b for b in blocks) and templating.ECHARTS.is_file(),
+    )
 
 
 async def breadcrumbs_for(site: Site, d: Described, here: str) -> list[tuple[str, str | None]]:
