@@ -7,7 +7,6 @@ client never gets a 200 that is cut off later.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +14,6 @@ import pyoxigraph as ox
 
 from budgetkg.serve import guard, nesting
 
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
 RESULT_FORMATS = {
     "json": ox.QueryResultsFormat.JSON,
@@ -105,33 +102,6 @@ def stored_query(text: str, rewrite: tuple[str, str] | None) -> str:
     if rewrite is None:
         return text
     return text.replace("<" + rewrite[1], "<" + rewrite[0])
-
-
-def _json_term(t: Any, rewrite: tuple[str, str] | None = None) -> dict[str, Any]:
-    if isinstance(t, ox.NamedNode):
-        return {"type": "uri", "value": _served(t.value, rewrite)}
-    if isinstance(t, ox.BlankNode):
-        return {"type": "bnode", "value": t.value}
-    if isinstance(t, ox.Literal):
-        out: dict[str, Any] = {"type": "literal", "value": t.value}
-        if t.language:
-            out["xml:lang"] = t.language
-            direction = getattr(t, "direction", None)
-            if direction is not None:
-                out["its:dir"] = str(direction).rsplit(".", 1)[-1].lower()
-        elif t.datatype.value != XSD_STRING:
-            out["datatype"] = t.datatype.value
-        return out
-    if isinstance(t, ox.Triple):
-        return {
-            "type": "triple",
-            "value": {
-                "subject": _json_term(t.subject, rewrite),
-                "predicate": _json_term(t.predicate, rewrite),
-                "object": _json_term(t.object, rewrite),
-            },
-        }
-    raise TypeError(f"unexpected term {t!r}")
 
 
 def used_prefixes(triples: list[ox.Triple], prefixes: dict[str, str]) -> dict[str, str]:
@@ -233,6 +203,73 @@ def run_job(store: ox.Store, job: Job, sandboxed: bool = True) -> Outcome:
         return Outcome(status=500, message=f"Query failed: {type(exc).__name__}: {exc}")
 
 
+class _RowCap(Exception):
+    """More rows than the cap: serialisation stopped."""
+
+
+class _ByteCap(Exception):
+    """More bytes than the cap: serialisation stopped."""
+
+
+class _CappedBuffer:
+    """A file-like sink for Oxigraph's serialiser that stops it at a row or byte cap."""
+
+    def __init__(self, max_rows: int, max_bytes: int) -> None:
+        self.max_lines = max_rows + 1  # the header line
+        self.max_bytes = max_bytes
+        self.lines = 0
+        self.size = 0
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        chunk = bytes(data)
+        self.lines += chunk.count(b"\n")
+        self.size += len(chunk)
+        if self.lines > self.max_lines:
+            raise _RowCap
+        if self.size > self.max_bytes:
+            raise _ByteCap
+        self.chunks.append(chunk)
+        return len(chunk)
+
+    def flush(self) -> None:
+        pass
+
+
+def capped_tsv(result: Any, max_rows: int, max_bytes: int) -> bytes:
+    """SELECT results as SPARQL TSV, written by Oxigraph itself and stopped at the caps.
+
+    Raises ``_RowCap`` or ``_ByteCap`` (the serialiser's write fails, so it stops at once)."""
+    sink = _CappedBuffer(max_rows, max_bytes)
+    try:
+        result.serialize(sink, ox.QueryResultsFormat.TSV)
+    except (_RowCap, _ByteCap):
+        raise
+    except Exception as exc:  # the caps raised inside the serialiser may come back wrapped
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, _RowCap | _ByteCap):
+            raise cause from None
+        if sink.lines > sink.max_lines:
+            raise _RowCap from exc
+        if sink.size > sink.max_bytes:
+            raise _ByteCap from exc
+        raise
+    return b"".join(sink.chunks)
+
+
+def tsv_answer(tsv: bytes, result_format: str, rewrite: tuple[str, str] | None) -> tuple[bytes, int]:
+    """(body in the requested format, rows) from TSV results; IRIs under the stored base shown
+    under the served one — exactly: in TSV an IRI term is ``<…>`` at the start of a field."""
+    rows = tsv.count(b"\n") - 1
+    if rewrite is not None:
+        old, new = ("<" + rewrite[0]).encode(), ("<" + rewrite[1]).encode()
+        tsv = tsv.replace(b"\t" + old, b"\t" + new).replace(b"\n" + old, b"\n" + new)
+    if result_format == "tsv":
+        return tsv, rows
+    parsed = ox.parse_query_results(tsv, ox.QueryResultsFormat.TSV)
+    return parsed.serialize(format=RESULT_FORMATS[result_format]), rows
+
+
 def _materialise(result: Any, job: Job) -> Outcome:
     if isinstance(result, ox.QueryBoolean):
         value = bool(result)
@@ -242,6 +279,19 @@ def _materialise(result: Any, job: Job) -> Outcome:
             return Outcome(status=406, kind="ask", message="")
         body = result.serialize(format=RESULT_FORMATS[job.result_format])
         return Outcome(status=200, kind="ask", format=job.result_format, body=body, rows=1)
+    if isinstance(result, ox.QuerySolutions) and not job.native:
+        if job.result_format is None:
+            return Outcome(status=406, kind="select")
+        try:
+            tsv = capped_tsv(result, job.max_rows, job.max_bytes)
+        except _RowCap:
+            return too_large(job.max_rows)
+        except _ByteCap:
+            return too_many_bytes(job.max_bytes)
+        body, rows = tsv_answer(tsv, job.result_format, job.rewrite)
+        if len(body) > job.max_bytes:
+            return too_many_bytes(job.max_bytes)
+        return Outcome(status=200, kind="select", format=job.result_format, body=body, rows=rows)
     if isinstance(result, ox.QuerySolutions):
         variables = [v.value for v in result.variables]
         rows: list[Any] = []
@@ -253,27 +303,11 @@ def _materialise(result: Any, job: Job) -> Outcome:
             if size > job.max_bytes:
                 return too_many_bytes(job.max_bytes)
             rows.append(solution)
-        if job.native:
-            data = {
-                "vars": variables,
-                "rows": [{v: to_term(s[v]) for v in variables if s[v] is not None} for s in rows],
-            }
-            return Outcome(status=200, kind="select", data=data, rows=len(rows))
-        if job.result_format is None:
-            return Outcome(status=406, kind="select")
-        doc = {
-            "head": {"vars": variables},
-            "results": {
-                "bindings": [{v: _json_term(s[v], job.rewrite) for v in variables if s[v] is not None} for s in rows]
-            },
+        data = {  # native (the server's own pages): Python terms
+            "vars": variables,
+            "rows": [{v: to_term(s[v]) for v in variables if s[v] is not None} for s in rows],
         }
-        body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-        if job.result_format != "json":
-            parsed = ox.parse_query_results(body, ox.QueryResultsFormat.JSON)
-            body = parsed.serialize(format=RESULT_FORMATS[job.result_format])
-        if len(body) > job.max_bytes:
-            return too_many_bytes(job.max_bytes)
-        return Outcome(status=200, kind="select", format=job.result_format, body=body, rows=len(rows))
+        return Outcome(status=200, kind="select", data=data, rows=len(rows))
     triples: list[ox.Triple] = []
     size = 0
     for triple in result:

@@ -26,7 +26,17 @@ import re
 from pathlib import Path
 from typing import Any
 
-from budgetkg.serve.execute import RESULT_FORMATS, Job, Outcome, _served, stored_query
+from budgetkg.serve.execute import (
+    RESULT_FORMATS,
+    Job,
+    Outcome,
+    _ByteCap,
+    _RowCap,
+    _served,
+    capped_tsv,
+    stored_query,
+    tsv_answer,
+)
 
 INLINE_ROWS = 2_000
 INLINE_BYTES = 1 << 20
@@ -107,19 +117,12 @@ class InlineStore:
                 return Outcome(
                     status=200, kind="ask", format=job.result_format, body=result.serialize(format=fmt), rows=1
                 )
-            tsv = result.serialize(format=ox.QueryResultsFormat.TSV)
+            tsv = capped_tsv(result, cap, min(job.max_bytes, INLINE_BYTES))
+            body, rows = tsv_answer(tsv, job.result_format, job.rewrite)
+        except (_RowCap, _ByteCap):
+            return None  # larger than the inline caps: a worker answers with the real limits
         except (SyntaxError, ValueError, OSError, RuntimeError):
             return None  # let a worker answer with its full error reporting
-        rows = tsv.count(b"\n") - 1
-        if rows > cap or len(tsv) > min(job.max_bytes, INLINE_BYTES):
-            return None
-        if job.rewrite is not None:
-            old, new = ("<" + job.rewrite[0]).encode(), ("<" + job.rewrite[1]).encode()
-            tsv = tsv.replace(b"\t" + old, b"\t" + new).replace(b"\n" + old, b"\n" + new)
-        if job.result_format == "tsv":
-            body = tsv
-        else:
-            body = ox.parse_query_results(tsv, ox.QueryResultsFormat.TSV).serialize(format=fmt)
         if len(body) > min(job.max_bytes, INLINE_BYTES):
             return None
         return Outcome(status=200, kind="select", format=job.result_format, body=body, rows=rows)
