@@ -14,7 +14,6 @@ import pyoxigraph as ox
 
 from budgetkg.serve import guard, nesting
 
-
 RESULT_FORMATS = {
     "json": ox.QueryResultsFormat.JSON,
     "xml": ox.QueryResultsFormat.XML,
