@@ -1,4 +1,5 @@
-"""Inline SVG charts (treemap, bars): no JavaScript library, no CDN, works offline and in print.
+"""Charts: inline SVG (treemap, bars) drawn here — the no-JavaScript and print fallback — and the
+data islands from which static/charts.js draws the same charts with ECharts when installed.
 
 The treemap uses the squarified layout (Bruls, Huizing, van Wijk 2000): rows of rectangles
 whose aspect ratios stay close to 1, so small budget lines stay readable.
