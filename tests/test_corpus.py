@@ -25,6 +25,8 @@ from budgetkg.validation import Finding
 pytest.importorskip("reportlab")
 
 
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("corpus")

@@ -146,7 +146,12 @@ def _bk_subjects(graph: Graph) -> set[URIRef]:
 
 
 def _langs(graph: Graph, subject: URIRef, *predicates: URIRef) -> set[str]:
-    return {o.language for p in predicates for o in graph.objects(subject, p) if isinstance(o, Literal) and o.language}
+    return {
+        o.language
+        for p in predicates
+        for o in graph.objects(subject, p)
+        if isinstance(o, Literal) and o.language
+    }
 
 
 def _is_property(graph: Graph, term: URIRef) -> bool:
@@ -169,7 +174,10 @@ def test_parses_with_pyoxigraph_and_agrees_with_rdflib(graph: Graph) -> None:
     store = pyoxigraph.Store()
     store.load(path=str(ONTOLOGY), format=pyoxigraph.RdfFormat.TURTLE)
     assert len(store) == len(graph)
-    query = "PREFIX owl: <http://www.w3.org/2002/07/owl#> SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?c a owl:Class }"
+    query = (
+        "PREFIX owl: <http://www.w3.org/2002/07/owl#> "
+        "SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?c a owl:Class }"
+    )
     (row,) = list(store.query(query))
     assert int(row["n"].value) == len(set(graph.subjects(RDF.type, OWL.Class)))
 
@@ -209,7 +217,9 @@ def test_every_concept_and_scheme_has_zh_en_labels(graph: Graph) -> None:
 
 def test_every_bk_term_that_is_used_is_defined(graph: Graph) -> None:
     defined = _bk_subjects(graph)
-    used = {n for triple in graph for n in triple if isinstance(n, URIRef) and n.startswith(str(BK))}
+    used = {
+        n for triple in graph for n in triple if isinstance(n, URIRef) and n.startswith(str(BK))
+    }
     assert used <= defined, sorted(map(str, used - defined))
 
 

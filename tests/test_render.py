@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "gz-zwfwsjglj-2023-budget.txt"
 
 
+
 rb = load_script("render_budget_pdf")
 mc = load_script("make_corpus")
 
@@ -152,7 +153,9 @@ def test_every_amount_of_the_text_is_printed(rendered: dict[str, Extracted], sty
 
 
 def _first_page(ex: Extracted, title: str) -> int:
-    return next(i for i, text in enumerate(ex.texts) if title in [rb.squash(x) for x in text.splitlines()])
+    return next(
+        i for i, text in enumerate(ex.texts) if title in [rb.squash(x) for x in text.splitlines()]
+    )
 
 
 def test_orientation(rendered: dict[str, Extracted]) -> None:
@@ -286,6 +289,7 @@ def test_corpus_truth_agrees_with_the_text_truth_reader(
         truth = json.loads(path.read_text(encoding="utf-8"))
         text = (a / path.name.replace(".truth.json", ".txt")).read_text(encoding="utf-8")
         expected = Counter(
-            (ln["table_no"], ln["code"], ln["item"], ln["measure"], ln["amount"]) for ln in truth["lines"]
+            (ln["table_no"], ln["code"], ln["item"], ln["measure"], ln["amount"])
+            for ln in truth["lines"]
         )
         assert counter(parse_truth(text)[0]) == expected, path.name

@@ -19,6 +19,8 @@ from budgetkg.reader import read_document
 pytest.importorskip("reportlab")
 
 
+
+
 rb = load_script("render_budget_pdf")
 WQY, UMING = rb.WQY_ZENHEI, rb.AR_PL_UMING
 if not (Path(WQY).exists() and Path(UMING).exists()):

@@ -194,13 +194,17 @@ def two_docs(base: str) -> dict[str, str]:
         "广州市政务服务数据管理局-2023-budget": document_ttl(
             base, "广州市政务服务数据管理局", {"2010301": "42.60", "2010302": "1000.00"}
         ),
-        "gzfinance-2023-budget": document_ttl(base, "gzfinance", {"2010301": "0.05", "2060199": "12345678901.10"}),
+        "gzfinance-2023-budget": document_ttl(
+            base, "gzfinance", {"2010301": "0.05", "2060199": "12345678901.10"}
+        ),
     }
 
 
 @pytest.fixture(scope="module")
 def instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    inst = start_instance(tmp_path_factory.mktemp("virtuoso"), free_loopback_port(), free_loopback_port())
+    inst = start_instance(
+        tmp_path_factory.mktemp("virtuoso"), free_loopback_port(), free_loopback_port()
+    )
     try:
         yield inst
     finally:
@@ -234,7 +238,9 @@ def graph_sizes(instance: Instance, base: str) -> dict[str, int]:
 
 
 @virtuoso_test
-def test_publish_replace_drop_and_equivalence(instance: Instance, own_queries: Path, tmp_path: Path) -> None:
+def test_publish_replace_drop_and_equivalence(
+    instance: Instance, own_queries: Path, tmp_path: Path
+) -> None:
     base = "http://localhost:8000/t1/"
     docs = two_docs(base)
     docs["gzbig-2023-budget"] = document_ttl(base, "gzbig", {"2010301": "1.00"}, extra=BIG_OBS)
@@ -245,7 +251,10 @@ def test_publish_replace_drop_and_equivalence(instance: Instance, own_queries: P
     assert report.count("loaded") == 5  # 3 documents + reference + validation
     sizes = graph_sizes(instance, base)
     store = ox.Store.read_only(str(build / "store"))
-    expected = {g.value: sum(1 for _ in store.quads_for_pattern(None, None, None, g)) for g in store.named_graphs()}
+    expected = {
+        g.value: sum(1 for _ in store.quads_for_pattern(None, None, None, g))
+        for g in store.named_graphs()
+    }
     del store
     assert sizes == expected
     assert sizes[f"{base}graph/gzbig-2023-budget"] > DEFAULT_RESULT_CAP
@@ -327,14 +336,17 @@ def test_virtuoso_load_error_is_reported(instance: Instance, tmp_path: Path) -> 
 
 
 @virtuoso_test
-def test_tampering_is_detected_and_repaired(instance: Instance, own_queries: Path, tmp_path: Path) -> None:
+def test_tampering_is_detected_and_repaired(
+    instance: Instance, own_queries: Path, tmp_path: Path
+) -> None:
     base = "http://localhost:8000/t4/"
     build = write_build(tmp_path / "out", base, two_docs(base))
     assert publish_to_virtuoso(build, instance.config).ok
     graph = f"{base}graph/gzfinance-2023-budget"
     run_isql(
         instance.config,
-        f"delete from DB.DBA.RDF_QUAD where G = iri_to_id({sql_text(graph)}, 0) and P = iri_to_id('{BK}amount', 0);\n",
+        f"delete from DB.DBA.RDF_QUAD where G = iri_to_id({sql_text(graph)}, 0) "
+        f"and P = iri_to_id('{BK}amount', 0);\n",
     )
     diffs = compare_with_embedded(build, instance.client(), queries_dir=own_queries)
     kinds = {d.kind for d in diffs}
@@ -349,7 +361,9 @@ def test_tampering_is_detected_and_repaired(instance: Instance, own_queries: Pat
 def test_default_cap_and_timeout_are_detected(tmp_path: Path) -> None:
     """With Virtuoso's shipped limits, cut and partial answers raise instead of passing."""
     base = "http://localhost:8000/t5/"
-    build = write_build(tmp_path / "out", base, {"gzbig-2023-budget": document_ttl(base, "gzbig", {}, BIG_OBS)})
+    build = write_build(
+        tmp_path / "out", base, {"gzbig-2023-budget": document_ttl(base, "gzbig", {}, BIG_OBS)}
+    )
     with start_instance(
         tmp_path / "vt",
         free_loopback_port(),
@@ -448,7 +462,9 @@ def test_client_refuses_capped_answer(canned: tuple[str, type[Canned]]) -> None:
     handler.body = json_rows(DEFAULT_RESULT_CAP)
     with pytest.raises(TruncatedResultError):
         SparqlClient(url).select("SELECT * { ?s ?p ?o }")
-    assert len(SparqlClient(url, result_cap=DEFAULT_RESULT_CAP + 1).select("SELECT *").rows) == (DEFAULT_RESULT_CAP)
+    assert len(SparqlClient(url, result_cap=DEFAULT_RESULT_CAP + 1).select("SELECT *").rows) == (
+        DEFAULT_RESULT_CAP
+    )
     handler.headers_out = {**handler.headers_out, "X-SPARQL-MaxRows": "10000"}
     handler.body = json_rows(5)
     with pytest.raises(TruncatedResultError):
@@ -474,7 +490,9 @@ def test_config_defaults_stay_on_loopback() -> None:
 
 
 @virtuoso_test
-def test_real_build_publishes_equivalently(instance: Instance, sample_build: Path, tmp_path: Path) -> None:
+def test_real_build_publishes_equivalently(
+    instance: Instance, sample_build: Path, tmp_path: Path
+) -> None:
     """The sample PDF's real build (conftest) with the project's own queries/*.rq."""
     build = tmp_path / "build"
     shutil.copytree(sample_build, build)  # publish must not depend on where the build lives
