@@ -77,7 +77,11 @@ def test_canary_is_reachable_from_an_unconfined_process() -> None:
     """The canary itself works: an ordinary process running Oxigraph does reach it."""
     with Canary() as canary:
         code = (
-            "import pyoxigraph as ox, sys\ntry:\n    list(ox.Store().query(sys.argv[1]))\nexcept Exception:\n    pass\n"
+            "import pyoxigraph as ox, sys\n"
+            "try:\n"
+            "    list(ox.Store().query(sys.argv[1]))\n"
+            "except Exception:\n"
+            "    pass\n"
         )
         query = f"SELECT * WHERE {{ SERVICE <{canary.url}> {{ ?s ?p ?o }} }}"
         proc = subprocess.Popen([sys.executable, "-c", code, query])
