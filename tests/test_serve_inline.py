@@ -57,6 +57,8 @@ def test_one_triple_pattern_is_bounded(query: str) -> None:
         "INSERT DATA { <http://x/s> <http://x/p> <http://x/o> }",
         "SELECT * FROM <http://x/g> WHERE { ?s ?p ?o }",
         "SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }",
+        "SELECT * WHERE { ?x ?x ?x }",  # a repeated variable filters a whole-store scan
+        "ASK { ?x <http://x/p> $x }",
     ],
 )
 def test_anything_else_goes_to_a_worker(query: str) -> None:

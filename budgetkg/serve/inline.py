@@ -60,6 +60,7 @@ BOUNDED = re.compile(
 )
 
 
+_VARIABLE = re.compile(r"[?$][A-Za-z_]\w*")
 _LIMIT = re.compile(r"LIMIT\s+(\d{1,9})\s*$", re.IGNORECASE)
 
 
@@ -67,7 +68,14 @@ def bounded(query: str) -> bool:
     """Whether a query is one triple pattern and nothing else (see the module docstring)."""
     if "\\" in query:  # no escapes at all (the expression below refuses them too)
         return False
-    return BOUNDED.fullmatch(query) is not None
+    match = BOUNDED.fullmatch(query)
+    if match is None:
+        return False
+    # A variable repeated in the pattern (``?x ?x ?x``) is a filter over a scan: it can visit
+    # every quad of the store and return nothing, so it is not bounded by its rows.
+    pattern = match.group(0)[match.group(0).index("{") :]
+    variables = [v[1:] for v in _VARIABLE.findall(pattern)]
+    return len(variables) == len(set(variables))
 
 
 class InlineStore:
