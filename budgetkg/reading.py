@@ -178,9 +178,12 @@ class DocumentReading:
         )
 
     def as_json(self) -> dict[str, object]:
-        return {
+        counts = self.counts()
+        return {  # the counts also flat, beside the one-line summary: a table row per document
             "file": self.file,
-            "summary": self.counts(),
+            "reading": self.summary(),
+            **counts,
+            "summary": counts,
             "tables": [t.as_json() for t in self.tables],
             "unplaced_numbers": {str(page): list(found) for page, found in self.unplaced.pages},
         }

@@ -236,6 +236,7 @@ def test_the_build_writes_reading_json(sample_build: Path) -> None:
     (doc,) = reading["documents"]
     assert manifest["reading"] == "reading.json"
     assert manifest["documents"][0]["reading"] == doc["summary"]
+    assert doc["reading"].startswith("13 tables, 12 balanced, 1 with 6 failing checks") and doc["balanced"] == 12
     table = next(t for t in doc["tables"] if t["number"] == 12)
     assert table["status"] == "failing" and table["pages"][0] == 29
     check = next(c for c in table["failing_checks"] if c["row"] == "广州市政务服务中心" and c["column"] == "总计")
