@@ -587,7 +587,9 @@ def compare_with_embedded(
     diffs: list[Difference] = []
 
     if queries_dir is None:
-        queries_dir = Path(__file__).resolve().parent.parent / "queries"
+        from budgetkg.resources import data_dir
+
+        queries_dir = data_dir("queries")
     for rq in sorted(queries_dir.glob("*.rq")) if queries_dir.is_dir() else []:
         diffs += _compare_query(store, client, rq.name, rq.read_text(encoding="utf-8"))
 

@@ -29,8 +29,9 @@ from rdflib.namespace import SH
 
 from budgetkg.graph import BK, PREFIXES, RDF, RDFS, XSD, Dataset, GraphBuilder
 from budgetkg.model import Document
+from budgetkg.resources import data_dir
 
-SHAPES_DIR = Path(__file__).resolve().parent.parent / "shapes"
+SHAPES_DIR = data_dir("shapes")
 BKS = rdflib.Namespace("https://w3id.org/budgetkg/shapes#")
 SHN = "http://www.w3.org/ns/shacl#"
 
