@@ -71,6 +71,8 @@ class BuildOptions:
     validate: bool = True
     tolerance: str | None = None  # rounding tolerance per printed figure, see validation.py
     timeout: float | None = 1800.0  # seconds one document may take to parse (or validate)
+    license: str | None = None  # IRI of the data's licence, stated in the catalog (export.CatalogInfo)
+    publisher: str | None = None  # the catalog's publisher (default: the department(s) read)
 
 
 @dataclass
@@ -484,7 +486,7 @@ class _Build:
     """One build into a temporary directory (which `build` then swaps into place)."""
 
     def __init__(self, tmp: Path, files: list[Path], options: BuildOptions, echo: Callable[[str], None]) -> None:
-        from budgetkg.export import Exporter
+        from budgetkg.export import CatalogInfo, Exporter
         from budgetkg.graph import GraphBuilder
 
         self.tmp, self.options, self.echo = tmp, options, echo
@@ -493,7 +495,10 @@ class _Build:
         self.result = BuildResult()
         self.timings = self.result.timings
         self.builder = GraphBuilder(options.base_uri)
-        self.exporter = Exporter(tmp, self.builder)
+        info = CatalogInfo(license=options.license, publisher=options.publisher)
+        self.exporter = Exporter(tmp, self.builder, info)
+        for warning in info.warnings(self.builder.base):
+            echo(warning)
         self.datasets: list[Dataset] = []
         self.doc_ids: dict[str, Path] = {}
         self.skipped: list[str] = []

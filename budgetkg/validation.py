@@ -27,7 +27,7 @@ from pyoxigraph import Literal, NamedNode, Quad, Store, Triple
 from rdflib.namespace import RDF as R_RDF
 from rdflib.namespace import SH
 
-from budgetkg.graph import BK, PREFIXES, RDF, RDFS, XSD, Dataset, GraphBuilder
+from budgetkg.graph import BK, PREFIXES, RDF, RDFS, XSD, Dataset, GraphBuilder, canonical_decimal
 from budgetkg.model import Document
 from budgetkg.resources import data_dir
 
@@ -208,7 +208,11 @@ class ValidationReport:
 def settings_triples(tolerance: Decimal) -> list[Triple]:
     node = NamedNode(BK + "validationSettings")
     return [
-        Triple(node, NamedNode(BK + "roundingTolerance"), Literal(str(tolerance), datatype=NamedNode(XSD + "decimal")))
+        Triple(
+            node,
+            NamedNode(BK + "roundingTolerance"),
+            Literal(canonical_decimal(Decimal(tolerance)), datatype=NamedNode(XSD + "decimal")),
+        )
     ]
 
 
@@ -375,7 +379,7 @@ def report_triples(report: ValidationReport) -> list[Triple]:
         Triple(
             rep,
             NamedNode(BK + "roundingTolerance"),
-            Literal(str(report.tolerance), datatype=NamedNode(XSD + "decimal")),
+            Literal(canonical_decimal(Decimal(report.tolerance)), datatype=NamedNode(XSD + "decimal")),
         ),
     ]
     for f in report.findings:
@@ -385,7 +389,8 @@ def report_triples(report: ValidationReport) -> list[Triple]:
             Triple(node, NamedNode(RDF + "type"), NamedNode(sh + "ValidationResult")),
             Triple(node, NamedNode(sh + "resultSeverity"), NamedNode(sh + f.severity)),
             Triple(node, NamedNode(sh + "focusNode"), NamedNode(f.focus)),
-            Triple(node, NamedNode(sh + "resultMessage"), Literal(f.message)),
+            # English sentences quoting the printed Chinese names: tagged as what they are
+            Triple(node, NamedNode(sh + "resultMessage"), Literal(f.message, language="en")),
         ]
         if f.shape.startswith("http"):
             out.append(Triple(node, NamedNode(sh + "sourceShape"), NamedNode(f.shape)))
@@ -395,7 +400,11 @@ def report_triples(report: ValidationReport) -> list[Triple]:
             out.append(Triple(node, NamedNode(BK + "page"), Literal(str(p), datatype=NamedNode(XSD + "integer"))))
         if f.difference:
             out.append(
-                Triple(node, NamedNode(BK + "difference"), Literal(f.difference, datatype=NamedNode(XSD + "decimal")))
+                Triple(
+                    node,
+                    NamedNode(BK + "difference"),
+                    Literal(canonical_decimal(Decimal(f.difference)), datatype=NamedNode(XSD + "decimal")),
+                )
             )
     return out
 
