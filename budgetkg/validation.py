@@ -443,19 +443,19 @@ def render_html(report: ValidationReport) -> str:
 
 def revalidate(build_dir: Path, tolerance: str | Decimal | None = None) -> ValidationReport:
     """Validate an existing build from its store; rewrites validation/ and the store's graph."""
-    import json
+    from budgetkg.manifest import Manifest
 
-    manifest = json.loads((build_dir / "build.json").read_text(encoding="utf-8"))
-    base = manifest["base_uri"]
+    manifest = Manifest.read(build_dir)
+    base = manifest.base_uri
     store = Store(str(build_dir / "store"))
-    ref_graph = NamedNode(manifest["reference_graph"])
+    ref_graph = NamedNode(manifest.reference_graph)
     ref = [q.triple for q in store.quads_for_pattern(None, None, None, ref_graph)]
     tol = parse_tolerance(tolerance)
     findings: list[Finding] = []
-    for doc in manifest["documents"]:
-        triples = [q.triple for q in store.quads_for_pattern(None, None, None, NamedNode(doc["graph"]))]
-        findings.extend(validate_document(triples, ref, doc["file"], tol, doc["sha256"]))
-    report = make_report(manifest["validation_graph"], base, tol, findings)
+    for doc in manifest.documents:
+        triples = [q.triple for q in store.quads_for_pattern(None, None, None, NamedNode(doc.graph))]
+        findings.extend(validate_document(triples, ref, doc.file, tol, doc.sha256))
+    report = make_report(manifest.validation_graph, base, tol, findings)
     graph = NamedNode(report.graph)
     store.clear_graph(graph)
     store.bulk_extend(Quad(t.subject, t.predicate, t.object, graph) for t in report.triples)
