@@ -36,6 +36,11 @@ class CodeEntry:
     parent: str
     years: tuple[int, ...] = ()
     source: str = ""
+    names: tuple[tuple[int, str], ...] = ()  # (year, name) where an edition names the code otherwise
+
+    def name_in(self, year: int) -> str:
+        """The name the code list gives the code in that year's edition."""
+        return dict(self.names).get(year, self.label_zh)
 
 
 @cache
@@ -55,7 +60,17 @@ def code_list(scheme: str) -> dict[str, CodeEntry]:
                 (row.get("parent") or "").strip(),
                 tuple(int(y) for y in (row.get("years") or "").split()),
                 (row.get("source") or "").strip(),
+                tuple(_edition_names(row.get("names") or "")),
             )
+    return out
+
+
+def _edition_names(text: str) -> list[tuple[int, str]]:
+    """``2026:突发公共卫生事件应急处置 2027:…`` → [(2026, "突发公共卫生事件应急处置"), …]."""
+    out = []
+    for part in text.split():
+        year, _, name = part.partition(":")
+        out.append((int(year), name))
     return out
 
 

@@ -634,6 +634,13 @@ class GraphBuilder:
                     yield Triple(node, nn(SKOS + "altLabel"), lit(name, "zh"))
             if entry and entry.label_en:
                 yield Triple(node, nn(SKOS + "prefLabel"), lit(entry.label_en, "en"))
+            if entry:
+                for year in sorted(years):  # the list's name in each year printed: checked by shapes/codelists.ttl
+                    edition = nn(f"{self.concept_iri(scheme, code)}/name/{year}")
+                    yield Triple(node, nn(BK + "editionName"), edition)
+                    yield Triple(edition, A, nn(BK + "EditionName"))
+                    yield Triple(edition, nn(BK + "year"), typed(year, "gYear"))
+                    yield Triple(edition, nn(RDFS + "label"), lit(entry.name_in(year), "zh"))
             yield Triple(node, nn(BK + "classificationLevel"), typed(code_level(code), "integer"))
             for year in sorted(years):
                 scheme_node = nn(self.scheme_iri(scheme, year))
