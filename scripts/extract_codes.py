@@ -32,8 +32,16 @@ from budgetkg.mapping import squash  # noqa: E402
 
 CODELISTS = ROOT / "ontology" / "codelists"
 FILES = {"functional": "functional.csv", "economic": "economic.csv"}
+#: what a code of each list looks like (its first digit, its lengths): other codes printed in a
+#: coded column (政府预算支出经济分类 5xx, a 收入 code) belong to another classification
+SHAPE = {"functional": ("2", (3, 5, 7)), "economic": ("3", (3, 5))}
+
+
+def fits(scheme: str, code: str) -> bool:
+    first, lengths = SHAPE[scheme]
+    return code.startswith(first) and len(code) in lengths
 EVIDENCE_HEADER = ("scheme", "year", "notation", "printed_name", "file", "sha256", "page")
-LIST_HEADER = ("notation", "label_zh", "label_en", "parent", "years", "source")
+LIST_HEADER = ("notation", "label_zh", "label_en", "parent", "years", "source", "names")
 
 
 def read_pairs(path: str) -> list[tuple[str, ...]]:
@@ -59,7 +67,7 @@ def source_ref(sha256: str, page: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("inputs", nargs="+", type=Path)
+    ap.add_argument("inputs", nargs="*", type=Path, help="PDFs or folders (none: report on the evidence file)")
     ap.add_argument("--evidence", type=Path, default=CODELISTS / "evidence.csv")
     ap.add_argument("--update", action="store_true", help="add missing codes and fill the source column")
     ap.add_argument("--jobs", type=int, default=1)
@@ -94,7 +102,9 @@ def report(rows: list[tuple[str, ...]]) -> None:
             if s != scheme:
                 continue
             entry = lst.get(code)
-            if entry is None:
+            if entry is None and not fits(scheme, code):
+                missing[f"{code} (not a {scheme} code)"].add(year)
+            elif entry is None:
                 missing[code].add(year)
             elif squash(entry.label_zh) != name:
                 differ.append(f"  {year} {code}: printed {name} ({file} p.{page}), list {entry.label_zh}")
@@ -120,7 +130,7 @@ def update_lists(rows: list[tuple[str, ...]]) -> None:
         for r in evidence:
             by_code[r[2]].append(r)
         for code, found in sorted(by_code.items()):
-            if code in table:
+            if code in table or not fits(scheme, code):
                 continue
             years = sorted({r[1] for r in found})
             names = sorted({r[3] for r in found}, key=lambda n: (-sum(r[3] == n for r in found), n))

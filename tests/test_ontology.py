@@ -135,7 +135,7 @@ FUNDING_LABELS = {
     "上年结转": "CarryOver",
 }
 
-CSV_HEADER = ["notation", "label_zh", "label_en", "parent", "years"]
+CSV_HEADER = ["notation", "label_zh", "label_en", "parent", "years", "source", "names"]
 
 
 @pytest.fixture(scope="module")
