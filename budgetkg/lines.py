@@ -22,6 +22,7 @@ HEADER = (
     "measure",
     "amount",
     "currency_unit",
+    "classification_code",
 )
 
 
@@ -29,7 +30,7 @@ def document_lines(doc: Document) -> Iterator[tuple[str, ...]]:
     for table in doc.tables:
         title = normalise_title(table.title)
         for row in table.rows:
-            coded = row_code(row, table)  # the graph's code too: printed, or the class a printed name names
+            coded = row_code(row, table)  # the graph's code: printed, or the class a printed name names
             for amount in row.amounts:
                 yield (
                     doc.source.name,
@@ -37,11 +38,12 @@ def document_lines(doc: Document) -> Iterator[tuple[str, ...]]:
                     title,
                     str(row.pages[0]),
                     row.unit,
-                    coded[1] if coded else "",
+                    row.code or "",
                     row.label,
                     " / ".join(amount.measure),
                     amount.printed.replace(",", "") if not amount.blank else "0",
                     table.currency_unit,
+                    coded[1] if coded else "",
                 )
 
 

@@ -211,7 +211,10 @@ def test_column_iris_carry_no_unit(store: Store) -> None:
 
 def test_lines_csv_and_graph_agree_on_codes(store: Store, sample_build: Path) -> None:
     with (sample_build / "lines.csv").open(encoding="utf-8") as fh:
-        lines = Counter(r["code"] for r in csv.DictReader(fh) if r["code"])
+        rows = list(csv.DictReader(fh))
+    assert sum(1 for r in rows if r["classification_code"] and not r["code"]) > 0  # names resolved to codes
+    assert all(r["classification_code"] == r["code"] for r in rows if r["code"])  # a printed code is kept
+    lines = Counter(r["classification_code"] for r in rows if r["classification_code"])
     q = (
         PREFIXES
         + """SELECT ?n WHERE { ?o a qb:Observation ; bk:functionalClassification|bk:economicClassification ?c .
