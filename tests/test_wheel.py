@@ -21,8 +21,12 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     the source tree (so the build leaves nothing in the checkout)."""
     tmp = tmp_path_factory.mktemp("wheel")
     src = tmp / "src"
+    src.mkdir()
     for name in SOURCE:
-        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, src / name)
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+        else:
+            shutil.copy(ROOT / name, src / name)
     env = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(env)], check=True)
     pip = [str(env / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps"]
