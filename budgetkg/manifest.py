@@ -25,16 +25,26 @@ class DocumentEntry:
     """One built document: its source PDF, its named graph and dump, what it is."""
 
     doc_id: str
-    file: str
-    sha256: str
-    pages: int
-    graph: str
-    dump: str  # relative to the build directory
-    source: str  # the copied PDF, relative to the build directory
-    department: str
-    year: int
-    kind: str  # 预算 | 决算
-    budget: str  # the bk:Budget IRI
+    file: str = ""
+    sha256: str = ""
+    pages: int = 0
+    graph: str = ""  # default: BASE graph/{doc_id}
+    dump: str = ""  # relative to the build directory; default: dumps/documents/{doc_id}.ttl
+    source: str = ""  # the copied PDF, relative to the build directory
+    department: str = ""
+    year: int = 0
+    kind: str = ""  # 预算 | 决算
+    budget: str = ""  # the bk:Budget IRI
+
+
+def _document(base: str, data: dict[str, Any]) -> DocumentEntry:
+    """An entry, with the graph and dump a build writes for its doc id where none is given."""
+    doc_id = str(data["doc_id"])
+    data.setdefault("graph", "")
+    data.setdefault("dump", "")
+    data["graph"] = data["graph"] or f"{base}graph/{doc_id}"
+    data["dump"] = data["dump"] or f"dumps/documents/{doc_id}.ttl"
+    return DocumentEntry(**data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +89,7 @@ class Manifest:
             base = base if base.endswith("/") else base + "/"
             doc_fields = {f.name for f in fields(DocumentEntry)}
             documents = tuple(
-                DocumentEntry(**{k: v for k, v in d.items() if k in doc_fields}) for d in data.get("documents", [])
+                _document(base, {k: v for k, v in d.items() if k in doc_fields}) for d in data.get("documents", [])
             )
             failures = tuple(FailureEntry(str(f["file"]), str(f["reason"])) for f in data.get("failures", []))
             known = {f.name for f in fields(cls)}
