@@ -49,6 +49,13 @@ class CatalogInfo:
     license: str | None = None  # IRI of the licence document, e.g. https://creativecommons.org/licenses/by/4.0/
     publisher: str | None = None  # name of the catalog's publisher; default: the departments read
 
+    def __post_init__(self) -> None:
+        if self.license is not None:
+            try:
+                NamedNode(self.license)
+            except ValueError:
+                raise ValueError(f"--license: {self.license!r} is not an IRI (e.g. a licence's URL)") from None
+
     def warnings(self, base: str) -> list[str]:
         """What a portal would miss, said at build time (one line each)."""
         from budgetkg.build import DEFAULT_BASE_URI  # the local default: fine here, wrong in a catalog

@@ -91,3 +91,10 @@ def test_build_warns_about_a_missing_licence_and_the_local_base(sample_build: Pa
 
 def test_no_warning_when_both_are_given(licensed: tuple[Path, list[str]]) -> None:
     assert not [m for m in licensed[1] if "--license" in m or "local default" in m]
+
+
+def test_a_licence_that_is_not_an_iri_is_refused_before_anything_is_read() -> None:
+    from budgetkg.export import CatalogInfo
+
+    with pytest.raises(ValueError, match="--license: 'CC BY 4.0' is not an IRI"):
+        CatalogInfo(license="CC BY 4.0")
