@@ -119,3 +119,36 @@ def row_code(row: Row, table: Table) -> tuple[str, str] | None:
 def printed_name(row: Row) -> str:
     """The row's name as a code-list name would be written: no spaces, no ordinal prefix."""
     return ORDINAL.sub("", squash(row.label)) or squash(row.label)
+
+
+def nesting_codes(table: Table, codes: list[str | None]) -> list[str | None]:
+    """Codes to nest a table's rows by (``hierarchy.row_parents``), never emitted as the rows'
+    codes: where a table prints 款 and 项 names under a class name without codes or ordinals
+    (深圳市统计局's 财政拨款收支总表: 一、一般公共服务支出 / 统计信息事务 / 行政运行 …), each name is
+    looked up among the children of the codes above it, deepest first, and kept where exactly
+    one child carries it. ``codes`` are the rows' own codes (``row_code``)."""
+    scheme = "functional" if table.code_scheme == "functional-class-names" else table.code_scheme
+    if scheme not in SCHEMES:
+        return list(codes)
+    index = _label_index(scheme)
+    out = list(codes)
+    context: dict[object, list[str]] = {}  # side → codes above, outermost first
+    for i, row in enumerate(table.rows):
+        stack = context.setdefault(row.side, [])
+        if row.kind is RowKind.TOTAL:
+            stack.clear()
+            continue
+        code = codes[i]
+        if code is None and stack and row.kind in (RowKind.ITEM, RowKind.CLASS):
+            names = index.get(printed_name(row), ())
+            for above in reversed(stack):
+                children = [n for n in names if n.startswith(above) and len(n) == len(above) + 2]
+                if len(children) == 1:
+                    code = out[i] = children[0]
+                    break
+        if code is None:
+            continue
+        while stack and not code.startswith(stack[-1]):
+            stack.pop()
+        stack.append(code)
+    return out

@@ -21,6 +21,7 @@ from budgetkg.codelists import (
     CodeEntry,
     code_level,
     code_list,
+    nesting_codes,
     parent_code,
     printed_name,
     resolve_name,
@@ -390,7 +391,7 @@ class GraphBuilder:
         if table.code_scheme == "functional-class-names":
             table_scheme = "functional"
         codes = [row_code(row, table) for row in table.rows]
-        parents = row_parents(table, [c[1] if c else None for c in codes])
+        parents = row_parents(table, nesting_codes(table, [c[1] if c else None for c in codes]))
         keys: list[str] = []
         seen: dict[str, int] = {}
         for row in table.rows:
