@@ -1,6 +1,7 @@
-"""The data-user checks of test_cube.py on two real published documents (one of Guangzhou, one
-of a Shanghai district, in 元 with split code columns): Data Cube integrity constraints, leaves
-that sum to every printed aggregate, store = dumps, language tags."""
+"""The data-user checks of test_cube.py on three real published documents (Guangzhou; Shenzhen,
+whose 财政拨款收支总表 prints 款 and 项 names without codes; a Shanghai district, in 元 with split
+code columns): Data Cube integrity constraints, leaves that sum to every printed aggregate,
+store = dumps."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from test_cube import (
 
 from budgetkg.build import BuildOptions, build
 
-DOCUMENTS = ("02-gz-xfj-2026.pdf", "09-sh-pt-zfb-2025.pdf")
+DOCUMENTS = ("02-gz-xfj-2026.pdf", "07-sz-tjj-2026.pdf", "09-sh-pt-zfb-2025.pdf")
 
 
 @pytest.fixture(scope="session")
