@@ -404,6 +404,7 @@ class GraphBuilder:
         has_parts: set[tuple[int, str]] = {
             (p, c) for i, p in enumerate(parents) if p is not None for c in columns_of[i] if c in columns_of[p]
         }
+        items = _item_names(table, parents)
         for i, (row, coded) in enumerate(zip(table.rows, codes, strict=True)):
             concept = self.concept_iri(*coded) if coded else None
             project = None
@@ -412,7 +413,7 @@ class GraphBuilder:
                 unit, name = listed if listed else (row.unit, row.label)
                 project = self.project_iri(unit, name)
                 yield from self._project(project, row, unit, source, listed=row.parent_label is not None or not listed)
-            dims = self._coded_dimensions(row, coded, table_scheme, concept)
+            dims = self._coded_dimensions(row, coded, table_scheme, concept, items[i])
             parent = parents[i]
             for amount in row.amounts:
                 ckey = column_key(amount.measure_key)
@@ -464,7 +465,7 @@ class GraphBuilder:
                     yield Triple(obs, nn(BK + "quantityKey"), lit(qkey))
 
     def _coded_dimensions(
-        self, row: Row, coded: tuple[str, str] | None, table_scheme: str | None, concept: str | None
+        self, row: Row, coded: tuple[str, str] | None, table_scheme: str | None, concept: str | None, item: str
     ) -> list[tuple[str, NamedNode | Literal]]:
         """The classification, item and side dimensions of a row's amounts, every one present
         (Data Cube IC-11): a code where the row has one, ``bk:Total`` (_T) for a total row in
@@ -479,7 +480,7 @@ class GraphBuilder:
             else:
                 value = nn(BK + "NotApplicable")
             out.append((prop, value))
-        out.append(("item", lit(NOT_APPLICABLE) if coded else lit(squash(row.label), "zh")))
+        out.append(("item", lit(NOT_APPLICABLE) if coded else lit(item, "zh")))
         side = {Side.INCOME: "Income", Side.EXPENDITURE: "Expenditure"}.get(row.side, "NotApplicable")  # type: ignore[arg-type]
         out.append(("side", nn(BK + side)))
         return out
@@ -701,6 +702,27 @@ class GraphBuilder:
                 yield Triple(node, nn(SKOS + "prefLabel"), lit(spec.title_en, "en"))
             if spec:
                 yield Triple(node, nn(SKOS + "notation"), lit(str(spec.number)))
+
+
+def _item_names(table: Table, parents: tuple[int | None, ...]) -> list[str]:
+    """The item dimension of each row: its printed name (no spaces); a name printed twice on
+    one side of a table is qualified by the row it is part of (10-sh-pt-czj-2024-js prints
+    二、政府性基金预算财政拨款 under 本年收入合计 and again under 年初财政拨款结转和结余), and by
+    its occurrence if that is the same too — so no two observations share every dimension (IC-12)."""
+    names = [squash(r.label) for r in table.rows]
+    count: dict[tuple[object, str], int] = {}
+    for row, name in zip(table.rows, names, strict=True):
+        count[(row.side, name)] = count.get((row.side, name), 0) + 1
+    out: list[str] = []
+    seen: dict[tuple[object, str], int] = {}
+    for row, name, parent in zip(table.rows, names, parents, strict=True):
+        if count[(row.side, name)] > 1:
+            name = f"{names[parent]} / {name}" if parent is not None else name
+            n = seen[(row.side, name)] = seen.get((row.side, name), 0) + 1
+            if n > 1:
+                name = f"{name} ({n})"
+        out.append(name)
+    return out
 
 
 @cache

@@ -1,7 +1,7 @@
-"""The data-user checks of test_cube.py on three real published documents (Guangzhou; Shenzhen,
-whose 财政拨款收支总表 prints 款 and 项 names without codes; a Shanghai district, in 元 with split
-code columns): Data Cube integrity constraints, leaves that sum to every printed aggregate,
-store = dumps."""
+"""The data-user checks of test_cube.py on six real published documents (Guangzhou; Shenzhen,
+whose 财政拨款收支总表 prints 款 and 项 names without codes; a Shanghai district's budget in 元 with
+split code columns and its 决算): Data Cube integrity constraints, leaves that sum to every
+printed aggregate, store = dumps."""
 
 from __future__ import annotations
 
@@ -22,7 +22,15 @@ from test_cube import (
 
 from budgetkg.build import BuildOptions, build
 
-DOCUMENTS = ("02-gz-xfj-2026.pdf", "07-sz-tjj-2026.pdf", "09-sh-pt-zfb-2025.pdf")
+#: the real documents the validation reports no violation on, but 01 (the sample's department, 53 pages)
+DOCUMENTS = (
+    "02-gz-xfj-2026.pdf",
+    "04-gz-qxj-2026.pdf",
+    "05-gz-tjj-2026.pdf",
+    "07-sz-tjj-2026.pdf",
+    "09-sh-pt-zfb-2025.pdf",
+    "10-sh-pt-czj-2024-js.pdf",
+)
 
 
 @pytest.fixture(scope="session")
@@ -52,12 +60,12 @@ def test_real_documents_hold_the_integrity_constraints(real_cube: Path) -> None:
     violated = [p.stem for p in IC if p.stem != "ic-12" and _ask(st, p.read_text(encoding="utf-8"))]
     assert violated == []
     observations, duplicates = duplicate_observations(st)
-    assert observations > 500 and duplicates == []
+    assert observations > 3000 and duplicates == []
 
 
 def test_real_documents_leaves_sum_to_every_aggregate(real_cube: Path) -> None:
     aggregates, off = leaf_mismatches(Store.read_only(str(real_cube / "store")))
-    assert aggregates > 200 and off == set()
+    assert aggregates > 1000 and off == set()
 
 
 def test_real_documents_store_and_dumps_hold_the_same_terms(real_cube: Path) -> None:
