@@ -60,3 +60,17 @@ def test_wheel_install_builds_the_sample(venv: Path, tmp_path: Path) -> None:
     assert "1113 amounts" in done.stderr
     assert (out / "build.json").is_file() and (out / "catalog.ttl").is_file()
     assert "sh:ValidationReport" in (out / "validation" / "report.ttl").read_text(encoding="utf-8")
+
+
+def test_every_code_package_is_in_the_wheel() -> None:
+    """pyproject.toml lists the packages (the data directories are mapped in beside them): a new
+    subpackage of budgetkg/ must be listed there too, or `pip install .` leaves it out."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "budgetkg").rglob("__init__.py")
+        if "node_modules" not in p.parts
+    }
+    assert found - listed == set()
