@@ -41,6 +41,7 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
+from budgetkg.codelists import parent_code
 from budgetkg.mapping import Mappings, load_mappings, squash
 from budgetkg.model import Document, InputError, PageText, Row, RowKind, Side, Table
 
@@ -271,12 +272,6 @@ def column_sum_rules(table: Table, mappings: Mappings | None = None) -> tuple[Su
 # --- the checks --------------------------------------------------------------------------------
 
 
-def _parent_code(code: str) -> str | None:
-    from budgetkg.graph import parent_code
-
-    return parent_code(code)
-
-
 class _Checker:
     """Collects comparisons of a printed figure with the figures that imply it."""
 
@@ -359,7 +354,7 @@ def _parent_children(table: Table, checker: _Checker, mappings: Mappings) -> Non
             continue
         unit = mappings.org_key(row.unit)
         coded.setdefault((unit, row.code), row)
-        parent = _parent_code(row.code)
+        parent = parent_code(row.code)
         if parent:
             children[(unit, parent)].append(row)
     for key, kids in children.items():
