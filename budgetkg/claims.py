@@ -1,0 +1,709 @@
+"""Audit of the disclosure: what the prose claims, what the document must contain, and whether it
+names itself consistently (issue 14).
+
+Three audits over a `model.Document`, all declared in `mappings/`:
+
+* **claims** – the figures of the 情况说明 (`Prose.sentences`) parsed into claims (a subject of
+  `mappings/claims.toml`, its amount, its change 增加/减少 X, its rate 增长/下降 Y%) and checked
+  (a) internally (the rate against the change and the amount, the parts against their sum),
+  (b) against the tables of the same document, (c) against the previous year's document when the
+  build holds it. Every comparison allows the rounding of the digits printed on both sides.
+* **completeness** – the tables the template of the document's kind requires
+  (`mappings/templates.toml`), the tables the contents page lists, empty tables and their 空表说明.
+* **coherence** – one year and one unit throughout: cover, part headings, table titles, 单位名称
+  lines, the 截至 date of the asset report; template placeholders (XX局).
+
+The results go to `DIR/claims.csv` (`write_claims_csv`) and into each document's graph
+(`audit_triples`, called by graph.py); shapes/claims.ttl and shapes/completeness.ttl turn them
+into SHACL results with their page.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from pyoxigraph import Triple
+
+from budgetkg.mapping import MAPPINGS_DIR, Mappings, load_mappings, normalise_title, squash
+from budgetkg.model import Document, PageLine, Row, Table
+
+#: Decimal places that are powers of ten of each printed currency unit (as graph.MULTIPLIER).
+CURRENCY_EXPONENT = {"元": 0, "千元": 3, "万元": 4, "亿元": 8}
+FIGURE = re.compile(r"(?<![\d.,])(-?\d(?:[\d,]*\d)?(?:\.\d+)?)\s*(亿元|万元|千元|元|%|％)")
+PART = re.compile(r"^\s*第[一二三四五六七八九十]+部分")
+UNIT_LINE = re.compile(r"^\s*(?:单位名称|部门名称|编制单位|预算单位|部门)\s*[：:]\s*")
+ORDINAL = re.compile(r"^(?:其中[：:]?|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+\s*[.、．])\s*")
+#: A year in a heading, not the end of a span (2023-2026年) and not part of a date (2022年12月).
+HEADING_YEAR = re.compile(r"(?<![\d\-－—~～至])((?:19|20)\d{2})\s*年(?!\s*\d{1,2}\s*月)")
+AS_OF = re.compile(r"截至\s*((?:19|20)\d{2})\s*年\s*12\s*月\s*31\s*日")
+CLAIMS_CSV_COLUMNS = ("document", "page", "sentence", "subject", "printed", "kind", "compared_with", "expected", "status")
+
+
+# --- vocabulary and templates (mappings/) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subject:
+    key: str
+    label: str
+    terms: tuple[str, ...]
+    parts: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
+    rows: tuple[re.Pattern[str], ...] = ()
+    measures: tuple[str, ...] = ()
+    titles: tuple[str, ...] = ()
+    after: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    subjects: dict[str, Subject]
+    up: tuple[str, ...]
+    down: tuple[str, ...]
+
+    def term_index(self) -> list[tuple[str, Subject]]:
+        return [(norm(t), s) for s in self.subjects.values() for t in s.terms]
+
+
+@dataclass(frozen=True)
+class RequiredTable:
+    name: str
+    kinds: tuple[str, ...]
+    titles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    as_of_offset: int
+    tables: tuple[RequiredTable, ...]
+    optional: tuple[RequiredTable, ...]
+
+
+@dataclass(frozen=True)
+class Templates:
+    kinds: dict[str, Template]
+    markers: dict[str, tuple[str, ...]]
+    groups: tuple[str, ...]
+    filler: tuple[str, ...]
+    empty_note: re.Pattern[str]
+    generic: tuple[re.Pattern[str], ...]
+    suffixes: tuple[str, ...]
+    placeholders: tuple[str, ...]
+
+
+def norm(text: str) -> str:
+    """Text as compared: no spaces, no quotes, full-width brackets and colon."""
+    t = re.sub(r"[\"“”‘’'「」]", "", squash(text))
+    return t.replace("(", "（").replace(")", "）").replace(":", "：")
+
+
+@cache
+def load_vocabulary(path: Path = MAPPINGS_DIR / "claims.toml") -> Vocabulary:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    subjects = {}
+    for s in data["subjects"]:
+        subjects[s["key"]] = Subject(
+            key=s["key"],
+            label=s["label"],
+            terms=tuple(s["terms"]),
+            parts=tuple(s.get("parts", ())),
+            tables=tuple(s.get("tables", ())),
+            rows=tuple(re.compile(r) for r in s.get("rows", ())),
+            measures=tuple(s.get("measures", ())),
+            titles=tuple(norm(t) for t in s.get("titles", ())),
+            after=re.compile(f"(?:{s['after']})$") if "after" in s else None,
+        )
+    change = data["change"]
+    return Vocabulary(subjects, tuple(change["up"]), tuple(change["down"]))
+
+
+def _required(entries: Iterable[dict]) -> tuple[RequiredTable, ...]:
+    return tuple(RequiredTable(e["name"], tuple(e["kinds"]), tuple(norm(t) for t in e["titles"])) for e in entries)
+
+
+@cache
+def load_templates(path: Path = MAPPINGS_DIR / "templates.toml") -> Templates:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    kinds = {
+        name: Template(name, int(k["as_of_offset"]), _required(k["tables"]), _required(k.get("optional", ())))
+        for name, k in data["kinds"].items()
+    }
+    co = data["coherence"]
+    return Templates(
+        kinds=kinds,
+        markers={k: tuple(v) for k, v in data["markers"].items()},
+        groups=tuple(data["contents"]["groups"]),
+        filler=tuple(data["contents"]["filler"]),
+        empty_note=re.compile(data["empty_note"]),
+        generic=tuple(re.compile(g) for g in co["generic"]),
+        suffixes=tuple(co["suffixes"]),
+        placeholders=tuple(co["placeholders"]),
+    )
+
+
+# --- claims ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A printed figure of the prose: its value (signed for a decrease), digits and unit."""
+
+    value: Decimal
+    printed: str  # as printed, with the word before it for changes and rates: "增加6.04万元"
+    digits: str  # the number as printed, without sign word: "6.04"
+    unit: str
+
+    @property
+    def half_unit(self) -> Decimal:
+        """Half of the last printed digit: the rounding a printed figure may carry."""
+        exponent = Decimal(self.digits.replace(",", "")).as_tuple().exponent
+        return Decimal(1).scaleb(int(exponent)) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What one stretch of a sentence states about one subject (None: a figure of no known subject)."""
+
+    page: int
+    sentence: str
+    order: int  # position of the sentence in the 情况说明
+    subject: Subject | None
+    amount: Figure | None = None
+    change: Figure | None = None
+    rate: Figure | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One row of claims.csv: a printed figure, what it was compared with and the verdict."""
+
+    page: int
+    sentence: str
+    subject: str
+    printed: str
+    kind: str  # amount | change | rate | parts | parts-change | unit | figure
+    compared_with: str
+    expected: str
+    status: str  # consistent | inconsistent | unverifiable
+    stated: Decimal | None = None
+    expected_value: Decimal | None = None
+    tolerance: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """A completeness or coherence finding, with the page it concerns."""
+
+    kind: str  # missing-table | listed-not-printed | empty-without-note | year | unit-name | placeholder
+    page: int
+    message: str
+
+
+def _verb(lead: str, words: tuple[str, ...]) -> bool:
+    tail = norm(lead).rstrip("：了为")
+    return any(tail.endswith(w) for w in words)
+
+
+def _find_subject(lead: str, index: list[tuple[str, Subject]]) -> Subject | None:
+    """The subject whose term ends nearest before the figure (the longest on a tie), if it is
+    in the same clause: no ，。； between the term and the figure, and at most 12 characters."""
+    text = norm(lead)
+    best: tuple[int, int, Subject] | None = None
+    for term, subject in index:
+        at = text.rfind(term)
+        while at >= 0 and subject.after is not None and not subject.after.search(text[:at]):
+            at = text.rfind(term, 0, at)
+        if at < 0:
+            continue
+        end = at + len(term)
+        gap = text[end:]
+        if len(gap) > 12 or re.search(r"[，。；,;]", gap):
+            continue
+        key = (end, len(term))
+        if best is None or key > best[:2]:
+            best = (end, len(term), subject)
+    return best[2] if best else None
+
+
+def _figure(m: re.Match[str], sign: int = 1, word: str = "") -> Figure:
+    digits = m.group(1)
+    value = Decimal(digits.replace(",", "")) * sign
+    unit = "%" if m.group(2) in "%％" else m.group(2)
+    return Figure(value, f"{word}{digits}{m.group(2)}", digits, unit)
+
+
+def parse_claims(sentences: Iterable[PageLine], vocabulary: Vocabulary | None = None) -> list[Claim]:
+    """Claims of the 情况说明, in the order printed.
+
+    A money figure after a subject term starts a claim; a money figure after 增加/减少 is the
+    change of the current claim and a percentage after 增长/下降 its rate. A bracket keeps the
+    claim outside it: 公务用车购置及运行费 20.40 万元（公务用车购置费 0 万元…）比上年增加 0 万元
+    gives the change after the bracket to 公务用车购置及运行费. Any other figure is kept as a claim
+    without subject (it is listed, unverifiable), so every figure of the prose is accounted for.
+    """
+    vocab = vocabulary or load_vocabulary()
+    index = vocab.term_index()
+    out: list[Claim] = []
+    for order, sentence in enumerate(sentences):
+        text = sentence.text
+        current: dict | None = None
+        stack: list[dict | None] = []
+        claims: list[dict] = []
+        prev_end = 0
+        for m in FIGURE.finditer(text):
+            lead = text[prev_end : m.start()]
+            prev_end = m.end()
+            for ch in lead:
+                if ch in "（(":
+                    stack.append(current)
+                elif ch in "）)" and stack:
+                    current = stack.pop()
+            word = next((w for w in (*vocab.up, *vocab.down) if norm(lead).rstrip("：了为").endswith(w)), "")
+            sign = -1 if word in vocab.down else 1
+            is_rate = m.group(2) in "%％"
+            if word and current is not None and not current["rate" if is_rate else "change"]:
+                current["rate" if is_rate else "change"] = _figure(m, sign, word)
+                continue
+            subject = None if (word or is_rate) else _find_subject(lead, index)
+            if subject is None:
+                slot = ("rate" if is_rate else "change") if word else ("rate" if is_rate else "amount")
+                claims.append({"subject": None, "amount": None, "change": None, "rate": None, slot: _figure(m, sign, word)})
+                if not word:
+                    current = None
+                continue
+            current = {"subject": subject, "amount": _figure(m), "change": None, "rate": None}
+            claims.append(current)
+        for c in claims:
+            out.append(Claim(sentence.page, text, order, c["subject"], c["amount"], c["change"], c["rate"]))
+    return out
+
+
+def _label(row: Row) -> str:
+    label = norm(row.label)
+    while (m := ORDINAL.match(label)) and m.end() > 0:
+        label = label[m.end() :]
+    return label
+
+
+def _tables_for(doc: Document, subject: Subject) -> list[Table]:
+    found = [t for kind in subject.tables for t in doc.tables if t.kind == kind]
+    if not found and subject.titles:
+        found = [t for t in doc.tables if any(f in norm(t.title) for f in subject.titles)]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class TableFigure:
+    value: Decimal
+    printed: str
+    unit: str
+    where: str
+
+
+def table_figures(doc: Document, subject: Subject) -> list[TableFigure]:
+    """Where the tables print the subject's figure: per row pattern (in the mapping's order),
+    the rows of the subject's tables whose label matches, in the preferred column."""
+    out = []
+    for table in _tables_for(doc, subject):
+        for pattern in subject.rows:
+            for row in table.rows:
+                if not pattern.fullmatch(_label(row)) or not row.amounts:
+                    continue
+                amount = next((a for k in subject.measures for a in row.amounts if a.measure_key == k), row.amounts[0])
+                where = f"table {table.number or ''} {table.title}, row “{row.label}”, p.{row.pages[0]}".replace("  ", " ")
+                out.append(TableFigure(amount.value, amount.printed, table.currency_unit, where))
+    return out
+
+
+def _in_unit(value: Decimal, unit: str, target: str) -> Decimal:
+    shift = CURRENCY_EXPONENT.get(unit, 0) - CURRENCY_EXPONENT.get(target, 0)
+    return value.scaleb(shift)
+
+
+def _half(printed: str) -> Decimal:
+    digits = printed.replace(",", "").strip() or "0"
+    return Decimal(1).scaleb(int(Decimal(digits).as_tuple().exponent)) / 2
+
+
+def _status(stated: Decimal, expected: Decimal, tol: Decimal) -> str:
+    return "consistent" if abs(stated - expected) <= tol else "inconsistent"
+
+
+def _fmt(value: Decimal, places: int = 2) -> str:
+    return f"{value.quantize(Decimal(1).scaleb(-places)):f}"
+
+
+def _amount_check(doc: Document, claim: Claim, fig: Figure, subject: Subject) -> Check:
+    base = dict(page=claim.page, sentence=claim.sentence, subject=subject.label, printed=fig.printed, kind="amount")
+    candidates = table_figures(doc, subject) if fig.unit in CURRENCY_EXPONENT else []
+    if not candidates:
+        why = "no table of this document prints it" if subject.tables else "no table prints it"
+        return Check(**base, compared_with=why, expected="", status="unverifiable")
+    checks = []
+    for c in candidates:
+        expected = _in_unit(c.value, c.unit, fig.unit)
+        tol = fig.half_unit + _in_unit(_half(c.printed), c.unit, fig.unit)
+        checks.append(
+            Check(**base, compared_with=c.where, expected=f"{c.printed}{c.unit}",
+                  status=_status(fig.value, expected, tol), stated=fig.value, expected_value=expected, tolerance=tol)
+        )
+    good = next((c for c in checks if c.status == "consistent"), None)
+    if good:
+        return good
+    first, c = checks[0], candidates[0]
+    for unit in CURRENCY_EXPONENT:  # a 万元/元 slip: the digits agree with the table read in another unit
+        tol = fig.half_unit + _in_unit(_half(c.printed), c.unit, unit)
+        if unit != fig.unit and abs(fig.value - _in_unit(c.value, c.unit, unit)) <= tol:
+            where = f"{c.where} (the prose prints {fig.unit}; its digits are the table's in {unit})"
+            return Check(**{**base, "kind": "unit"}, compared_with=where, expected=first.expected,
+                         status="inconsistent", stated=first.stated, expected_value=first.expected_value,
+                         tolerance=first.tolerance)
+    return first
+
+
+def _rate_bounds(amount: Figure, change: Figure) -> tuple[Decimal, Decimal, Decimal] | None:
+    """change / (amount − change) × 100, and its range over the rounding of both printed figures."""
+    if amount.value - change.value <= 0:
+        return None
+    values = [change.value / (amount.value - change.value) * 100]
+    for a in (amount.value - amount.half_unit, amount.value + amount.half_unit):
+        for c in (change.value - change.half_unit, change.value + change.half_unit):
+            if a - c <= 0:
+                return None
+            values.append(c / (a - c) * 100)
+    return values[0], min(values), max(values)
+
+
+def _rate_check(claim: Claim, label: str) -> Check:
+    assert claim.rate is not None
+    rate = claim.rate
+    base = dict(page=claim.page, sentence=claim.sentence, subject=label, printed=rate.printed, kind="rate")
+    if claim.amount is None or claim.change is None:
+        return Check(**base, compared_with="the sentence states no amount and change to compute it from",
+                     expected="", status="unverifiable")
+    bounds = _rate_bounds(claim.amount, claim.change)
+    if bounds is None:
+        return Check(**base, compared_with="last year's amount (amount − change) is not positive",
+                     expected="", status="unverifiable")
+    expected, low, high = bounds
+    tol = max(expected - low, high - expected) + rate.half_unit
+    cmp = f"change / (amount − change) = {claim.change.digits} / ({claim.amount.digits} − {claim.change.digits})"
+    return Check(**base, compared_with=cmp, expected=f"{_fmt(expected)}%", status=_status(rate.value, expected, tol),
+                 stated=rate.value, expected_value=expected.quantize(Decimal("0.000001")), tolerance=tol.quantize(
+                     Decimal("0.000001")))
+
+
+def _change_check(doc: Document, claim: Claim, subject: Subject, previous: Document | None) -> Check:
+    assert claim.change is not None
+    fig = claim.change
+    base = dict(page=claim.page, sentence=claim.sentence, subject=subject.label, printed=fig.printed, kind="change")
+    if previous is None:
+        return Check(**base, compared_with="the previous year's document is not in the build", expected="",
+                     status="unverifiable")
+    before = table_figures(previous, subject)
+    if claim.amount is None or not before:
+        return Check(**base, compared_with=f"{previous.source.name} prints no figure for it", expected="",
+                     status="unverifiable")
+    last = before[0]
+    expected = claim.amount.value - _in_unit(last.value, last.unit, fig.unit)
+    tol = fig.half_unit + claim.amount.half_unit + _in_unit(_half(last.printed), last.unit, fig.unit)
+    return Check(**base, compared_with=f"{claim.amount.digits} − {previous.source.name}: {last.where} {last.printed}",
+                 expected=f"{_fmt(expected)}{fig.unit}", status=_status(fig.value, expected, tol), stated=fig.value,
+                 expected_value=expected, tolerance=tol)
+
+
+def _parts_checks(claims: list[Claim], vocab: Vocabulary) -> Iterator[Check]:
+    """A subject with parts (三公 = 出国 + 用车 + 接待): when the prose states every part after it
+    (before the subject comes again), their amounts, and their changes, must add up."""
+    for i, claim in enumerate(claims):
+        subject = claim.subject
+        if subject is None or not subject.parts or claim.amount is None:
+            continue
+        parts: dict[str, Claim] = {}
+        for later in claims[i + 1 :]:
+            if later.subject is None:
+                continue
+            if later.subject.key == subject.key or later.order > claim.order + 8:
+                break
+            if later.subject.key in subject.parts and later.subject.key not in parts and later.amount is not None:
+                parts[later.subject.key] = later
+        if len(parts) != len(subject.parts):
+            continue
+        ordered = [parts[k] for k in subject.parts]
+        for kind, attr in (("parts", "amount"), ("parts-change", "change")):
+            whole: Figure | None = getattr(claim, attr)
+            figs: list[Figure | None] = [getattr(p, attr) for p in ordered]
+            if whole is None or any(f is None or f.unit != whole.unit for f in figs):
+                continue
+            real = [f for f in figs if f is not None]
+            expected = sum((f.value for f in real), Decimal(0))
+            tol = whole.half_unit + sum((f.half_unit for f in real), Decimal(0))
+            cmp = " + ".join(f"{vocab.subjects[k].label} {f.digits}" for k, f in zip(subject.parts, real, strict=True))
+            yield Check(page=claim.page, sentence=claim.sentence, subject=subject.label, printed=whole.printed,
+                        kind=kind, compared_with=cmp, expected=f"{_fmt(expected)}{whole.unit}",
+                        status=_status(whole.value, expected, tol), stated=whole.value, expected_value=expected,
+                        tolerance=tol)
+
+
+def check_claims(doc: Document, previous: Document | None = None, vocabulary: Vocabulary | None = None) -> list[Check]:
+    """Every figure of the 情况说明 with its verdict (see the module docstring)."""
+    vocab = vocabulary or load_vocabulary()
+    claims = parse_claims(doc.prose.sentences, vocab)
+    out: list[Check] = []
+    for claim in claims:
+        subject = claim.subject
+        if subject is None:
+            for fig in (claim.amount, claim.change, claim.rate):
+                if fig is not None:
+                    out.append(Check(claim.page, claim.sentence, "", fig.printed, "figure", "", "", "unverifiable"))
+            continue
+        if claim.amount is not None:
+            out.append(_amount_check(doc, claim, claim.amount, subject))
+        if claim.change is not None:
+            out.append(_change_check(doc, claim, subject, previous))
+        if claim.rate is not None:
+            out.append(_rate_check(claim, subject.label))
+    out.extend(_parts_checks(claims, vocab))
+    return out
+
+
+# --- completeness ---------------------------------------------------------------------------
+
+
+def template_for(doc: Document, templates: Templates | None = None) -> Template:
+    """部门决算 for a 决算; 单位预算 when the cover or a heading says so; else 部门预算."""
+    tpl = templates or load_templates()
+    if doc.kind == "决算":
+        return tpl.kinds["部门决算"]
+    first = doc.prose.headings[0].page if doc.prose.headings else 1
+    heads = "".join(norm(h.text) for h in doc.prose.headings if h.page == first)
+    for name, markers in tpl.markers.items():
+        if any(m in heads for m in markers):
+            return tpl.kinds[name]
+    return tpl.kinds["部门预算"]
+
+
+def _title_key(text: str, filler: tuple[str, ...] = ()) -> str:
+    """A title reduced to its Chinese characters (contents pages drop or split the quotes),
+    without the filler words contents pages add or drop."""
+    key = re.sub(r"[^\u4e00-\u9fff]", "", normalise_title(text))
+    for word in filler:
+        key = key.replace(word, "")
+    return key
+
+
+def _contents_page(doc: Document) -> int:
+    return doc.prose.contents[0].page if doc.prose.contents else 0
+
+
+def _body_titles(doc: Document) -> list[PageLine]:
+    """Table titles as printed in the body (not the contents page): the tables read, and every
+    heading line ending in 表 (an empty table may print only its title and 说明)."""
+    toc = _contents_page(doc)
+    out = [PageLine(t.pages[0] if t.pages else 0, t.title) for t in doc.tables]
+    out.extend(h for h in doc.prose.headings if h.page != toc and _title_key(h.text).endswith("表"))
+    return out
+
+
+def _present(req: RequiredTable, doc: Document, titles: list[PageLine]) -> bool:
+    if any(t.kind in req.kinds for t in doc.tables):
+        return True
+    return any(f in norm(t.text) for t in titles for f in req.titles)
+
+
+def _empty(table: Table) -> bool:
+    amounts = [a for r in table.rows for a in r.amounts]
+    return all(a.value == 0 for a in amounts)
+
+
+def empty_table_note(doc: Document, table: Table, templates: Templates | None = None) -> str | None:
+    """The 空表说明 printed with a table (on its pages or the page after), if any."""
+    tpl = templates or load_templates()
+    if not table.pages:
+        return None
+    pages = set(range(min(table.pages), max(table.pages) + 2))
+    return next((n.text for n in doc.prose.notes if n.page in pages and tpl.empty_note.search(squash(n.text))), None)
+
+
+def completeness(doc: Document, mappings: Mappings | None = None, templates: Templates | None = None) -> list[Issue]:
+    """Required tables absent, tables the contents list but the body lacks, empty tables without 说明."""
+    tpl = templates or load_templates()
+    maps = mappings or load_mappings()
+    template = template_for(doc, tpl)
+    titles = _body_titles(doc)
+    toc = _contents_page(doc)
+    issues: list[Issue] = []
+    for req in template.tables:
+        if not _present(req, doc, titles):
+            issues.append(Issue("missing-table", toc or 1, f"the {template.name} template requires 《{req.name}》; "
+                                "the document prints no such table"))
+    keys = [_title_key(t.text, tpl.filler) for t in titles]
+    kinds = {t.kind for t in doc.tables}
+    for entry in doc.prose.contents:
+        key = _title_key(entry.text, tpl.filler)
+        if not key.endswith("表") or len(key) < 4 or PART.match(entry.text) or _title_key(entry.text) in tpl.groups:
+            continue
+        kind = maps.kind_for_title(entry.text)
+        if kind is not None and kind.kind in kinds:
+            continue
+        if any(key == k or (len(k) >= 6 and (key in k or k in key)) for k in keys):
+            continue
+        issues.append(Issue("listed-not-printed", entry.page,
+                            f"the contents (page {entry.page}) list 《{entry.text}》 but the document does not print it"))
+    required = [*template.tables, *template.optional]
+    for table in doc.tables:
+        if not _empty(table):
+            continue
+        if not any(table.kind in r.kinds or any(f in norm(table.title) for f in r.titles) for r in required):
+            continue
+        if empty_table_note(doc, table, tpl) is None:
+            pages = ",".join(map(str, table.pages))
+            issues.append(Issue("empty-without-note", table.pages[0] if table.pages else 0,
+                                f"table 《{table.title}》 (page {pages}) is empty but carries no 空表说明 "
+                                "(such as “本部门无…，故本表无数据”)"))
+    return issues
+
+
+# --- coherence ------------------------------------------------------------------------------
+
+
+def _known_unit(name: str, doc: Document, maps: Mappings) -> bool:
+    n = norm(name)
+    names = [doc.department, *doc.prose.subordinate_units, *(r.unit for t in doc.tables for r in t.rows if r.unit)]
+    if any(k and (n in norm(k) or norm(k) in n) for k in names):
+        return True
+    return maps.org_key(name) == maps.org_key(doc.department)
+
+
+def _named_unit(heading: str, tpl: Templates) -> str:
+    """What a part heading says beyond its generic words, if that is an organisation's name."""
+    rest = norm(heading)
+    for g in tpl.generic:
+        rest = g.sub("", rest)
+    rest = rest.strip("：:、 ")
+    return rest if len(rest) >= 3 and rest.endswith(tpl.suffixes) else ""
+
+
+def coherence(doc: Document, mappings: Mappings | None = None, templates: Templates | None = None) -> list[Issue]:
+    """One year and one unit throughout the document."""
+    tpl = templates or load_templates()
+    maps = mappings or load_mappings()
+    issues: list[Issue] = []
+    prose = doc.prose
+    first = prose.headings[0].page if prose.headings else 1
+    known = doc.department and doc.department != "unknown"
+    for h in prose.headings:
+        text = h.text
+        is_title = _title_key(text).endswith("表")
+        unit_line = UNIT_LINE.match(text)
+        if doc.year and (h.page == first or PART.match(text) or is_title or unit_line):
+            for y in {int(y) for y in HEADING_YEAR.findall(text)} - {doc.year}:
+                issues.append(Issue("year", h.page, f"“{text}” (page {h.page}) names the year {y}; "
+                                    f"the document is for {doc.year}"))
+        if known and unit_line:
+            name = re.split(r"\s*(?:金额)?单位\s*[：:]", text[unit_line.end() :])[0].strip()
+            if name and not _known_unit(name, doc, maps):
+                issues.append(Issue("unit-name", h.page, f"“{text}” (page {h.page}) names {name}; "
+                                    f"the document is {doc.department}'s"))
+        elif known and PART.match(text):
+            name = _named_unit(text, tpl)
+            if name and not _known_unit(name, doc, maps):
+                issues.append(Issue("unit-name", h.page, f"“{text}” (page {h.page}) names {name}; "
+                                    f"the document is {doc.department}'s"))
+    template = template_for(doc, tpl)
+    for s in prose.sentences:
+        for y in AS_OF.findall(squash(s.text)):
+            if doc.year and int(y) != doc.year + template.as_of_offset:
+                issues.append(Issue("year", s.page, f"“截至{y}年12月31日” (page {s.page}): a {template.name} for "
+                                    f"{doc.year} reports at 31 December {doc.year + template.as_of_offset}"))
+    for line in [*prose.headings, *prose.sentences]:
+        hit = next((p for p in tpl.placeholders if p in line.text), None)
+        if hit:
+            issues.append(Issue("placeholder", line.page, f"“{line.text[:60]}” (page {line.page}) still holds the "
+                                f"template's placeholder {hit}"))
+    return issues
+
+
+def audit_issues(doc: Document) -> list[Issue]:
+    """Completeness and coherence findings, deduplicated, in page order."""
+    seen: dict[tuple[str, str], Issue] = {}
+    for issue in [*completeness(doc), *coherence(doc)]:
+        seen.setdefault((issue.kind, issue.message), issue)
+    return sorted(seen.values(), key=lambda i: (i.page, i.kind, i.message))
+
+
+# --- outputs --------------------------------------------------------------------------------
+
+
+def previous_documents(documents: Iterable[Document], org_key: Callable[[str], str]) -> dict[int, Document]:
+    """For each document (by id()), the same organisation's document of the year before, same kind."""
+    docs = list(documents)
+    by = {(org_key(d.department), d.year, d.kind): d for d in docs}
+    return {id(d): p for d in docs if (p := by.get((org_key(d.department), d.year - 1, d.kind))) is not None}
+
+
+def write_claims_csv(documents: Iterable[Document], path: Path, org_key: Callable[[str], str]) -> int:
+    """DIR/claims.csv: one row per check of every document (sorted by document, then page)."""
+    docs = list(documents)
+    previous = previous_documents(docs, org_key)
+    rows = []
+    for doc in docs:
+        for c in check_claims(doc, previous.get(id(doc))):
+            rows.append((doc.source.name, c.page, c.sentence, c.subject, c.printed, c.kind, c.compared_with,
+                         c.expected, c.status))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(CLAIMS_CSV_COLUMNS)
+        w.writerows(rows)
+    return len(rows)
+
+
+def _node_id(*parts: object) -> str:
+    return hashlib.sha1("|".join(map(str, parts)).encode("utf-8")).hexdigest()[:16]
+
+
+def audit_triples(builder: object, doc: Document) -> Iterator[Triple]:
+    """The audit in the document's graph: a bk:ClaimCheck per check (sentence, page, stated and
+    expected value, tolerance), a bk:DisclosureIssue per finding, and bk:emptyTableNote on empty
+    tables that carry their 说明. `builder` is the graph.GraphBuilder (IRIs come from it)."""
+    from budgetkg.graph import BK, RDFS, A, decimal_literal, lit, nn, typed
+
+    budget_iri = builder.budget_iri(doc)  # type: ignore[attr-defined]
+    budget = nn(budget_iri)
+    for c in check_claims(doc):
+        node = nn(f"{budget_iri}/claim/{_node_id(c.page, c.sentence, c.subject, c.printed, c.kind, c.compared_with)}")
+        yield Triple(node, A, nn(BK + "ClaimCheck"))
+        yield Triple(node, nn(BK + "budget"), budget)
+        yield Triple(node, nn(BK + "sentence"), lit(c.sentence, "zh"))
+        yield Triple(node, nn(BK + "page"), typed(c.page, "integer"))
+        yield Triple(node, nn(BK + "printedFigure"), lit(c.printed))
+        yield Triple(node, nn(BK + "checkKind"), lit(c.kind))
+        yield Triple(node, nn(BK + "claimStatus"), lit(c.status))
+        if c.subject:
+            yield Triple(node, nn(BK + "claimSubject"), lit(c.subject, "zh"))
+        if c.compared_with:
+            yield Triple(node, nn(BK + "comparedWith"), lit(c.compared_with, "zh"))
+        if c.stated is not None and c.expected_value is not None and c.tolerance is not None:
+            yield Triple(node, nn(BK + "statedValue"), decimal_literal(c.stated))
+            yield Triple(node, nn(BK + "expectedValue"), decimal_literal(c.expected_value))
+            yield Triple(node, nn(BK + "claimTolerance"), decimal_literal(c.tolerance))
+    for issue in audit_issues(doc):
+        node = nn(f"{budget_iri}/audit/{_node_id(issue.kind, issue.message)}")
+        yield Triple(node, A, nn(BK + "DisclosureIssue"))
+        yield Triple(node, nn(BK + "budget"), budget)
+        yield Triple(node, nn(BK + "issueKind"), lit(issue.kind))
+        yield Triple(node, nn(RDFS + "comment"), lit(issue.message, "zh"))
+        yield Triple(node, nn(BK + "page"), typed(issue.page, "integer"))
+    for table in doc.tables:
+        if _empty(table) and (note := empty_table_note(doc, table)) is not None:
+            yield Triple(nn(builder.table_iri(doc, table)), nn(BK + "emptyTableNote"), lit(note, "zh"))  # type: ignore[attr-defined]
