@@ -44,7 +44,17 @@ ORDINAL = re.compile(r"^(?:其中[：:]?|[一二三四五六七八九十]+、|[�
 #: A year in a heading, not the end of a span (2023-2026年) and not part of a date (2022年12月).
 HEADING_YEAR = re.compile(r"(?<![\d\-－—~～至])((?:19|20)\d{2})\s*年(?!\s*\d{1,2}\s*月)")
 AS_OF = re.compile(r"截至\s*((?:19|20)\d{2})\s*年\s*12\s*月\s*31\s*日")
-CLAIMS_CSV_COLUMNS = ("document", "page", "sentence", "subject", "printed", "kind", "compared_with", "expected", "status")
+CLAIMS_CSV_COLUMNS = (
+    "document",
+    "page",
+    "sentence",
+    "subject",
+    "printed",
+    "kind",
+    "compared_with",
+    "expected",
+    "status",
+)
 
 
 # --- vocabulary and templates (mappings/) ---------------------------------------------------
@@ -276,7 +286,9 @@ def parse_claims(sentences: Iterable[PageLine], vocabulary: Vocabulary | None = 
             subject = None if (word or is_rate) else _find_subject(lead, index)
             if subject is None:
                 slot = ("rate" if is_rate else "change") if word else ("rate" if is_rate else "amount")
-                claims.append({"subject": None, "amount": None, "change": None, "rate": None, slot: _figure(m, sign, word)})
+                claims.append(
+                    {"subject": None, "amount": None, "change": None, "rate": None, slot: _figure(m, sign, word)}
+                )
                 if not word:
                     current = None
                 continue
@@ -319,7 +331,9 @@ def table_figures(doc: Document, subject: Subject) -> list[TableFigure]:
                 if not pattern.fullmatch(_label(row)) or not row.amounts:
                     continue
                 amount = next((a for k in subject.measures for a in row.amounts if a.measure_key == k), row.amounts[0])
-                where = f"table {table.number or ''} {table.title}, row “{row.label}”, p.{row.pages[0]}".replace("  ", " ")
+                where = f"table {table.number or ''} {table.title}, row “{row.label}”, p.{row.pages[0]}".replace(
+                    "  ", " "
+                )
                 out.append(TableFigure(amount.value, amount.printed, table.currency_unit, where))
     return out
 
@@ -353,8 +367,15 @@ def _amount_check(doc: Document, claim: Claim, fig: Figure, subject: Subject) ->
         expected = _in_unit(c.value, c.unit, fig.unit)
         tol = fig.half_unit + _in_unit(_half(c.printed), c.unit, fig.unit)
         checks.append(
-            Check(**base, compared_with=c.where, expected=f"{c.printed}{c.unit}",
-                  status=_status(fig.value, expected, tol), stated=fig.value, expected_value=expected, tolerance=tol)
+            Check(
+                **base,
+                compared_with=c.where,
+                expected=f"{c.printed}{c.unit}",
+                status=_status(fig.value, expected, tol),
+                stated=fig.value,
+                expected_value=expected,
+                tolerance=tol,
+            )
         )
     good = next((c for c in checks if c.status == "consistent"), None)
     if good:
@@ -364,9 +385,15 @@ def _amount_check(doc: Document, claim: Claim, fig: Figure, subject: Subject) ->
         tol = fig.half_unit + _in_unit(_half(c.printed), c.unit, unit)
         if unit != fig.unit and abs(fig.value - _in_unit(c.value, c.unit, unit)) <= tol:
             where = f"{c.where} (the prose prints {fig.unit}; its digits are the table's in {unit})"
-            return Check(**{**base, "kind": "unit"}, compared_with=where, expected=first.expected,
-                         status="inconsistent", stated=first.stated, expected_value=first.expected_value,
-                         tolerance=first.tolerance)
+            return Check(
+                **{**base, "kind": "unit"},
+                compared_with=where,
+                expected=first.expected,
+                status="inconsistent",
+                stated=first.stated,
+                expected_value=first.expected_value,
+                tolerance=first.tolerance,
+            )
     return first
 
 
@@ -388,18 +415,32 @@ def _rate_check(claim: Claim, label: str) -> Check:
     rate = claim.rate
     base = dict(page=claim.page, sentence=claim.sentence, subject=label, printed=rate.printed, kind="rate")
     if claim.amount is None or claim.change is None:
-        return Check(**base, compared_with="the sentence states no amount and change to compute it from",
-                     expected="", status="unverifiable")
+        return Check(
+            **base,
+            compared_with="the sentence states no amount and change to compute it from",
+            expected="",
+            status="unverifiable",
+        )
     bounds = _rate_bounds(claim.amount, claim.change)
     if bounds is None:
-        return Check(**base, compared_with="last year's amount (amount − change) is not positive",
-                     expected="", status="unverifiable")
+        return Check(
+            **base,
+            compared_with="last year's amount (amount − change) is not positive",
+            expected="",
+            status="unverifiable",
+        )
     expected, low, high = bounds
     tol = max(expected - low, high - expected) + rate.half_unit
     cmp = f"change / (amount − change) = {claim.change.digits} / ({claim.amount.digits} − {claim.change.digits})"
-    return Check(**base, compared_with=cmp, expected=f"{_fmt(expected)}%", status=_status(rate.value, expected, tol),
-                 stated=rate.value, expected_value=expected.quantize(Decimal("0.000001")), tolerance=tol.quantize(
-                     Decimal("0.000001")))
+    return Check(
+        **base,
+        compared_with=cmp,
+        expected=f"{_fmt(expected)}%",
+        status=_status(rate.value, expected, tol),
+        stated=rate.value,
+        expected_value=expected.quantize(Decimal("0.000001")),
+        tolerance=tol.quantize(Decimal("0.000001")),
+    )
 
 
 def _change_check(doc: Document, claim: Claim, subject: Subject, previous: Document | None) -> Check:
@@ -407,18 +448,26 @@ def _change_check(doc: Document, claim: Claim, subject: Subject, previous: Docum
     fig = claim.change
     base = dict(page=claim.page, sentence=claim.sentence, subject=subject.label, printed=fig.printed, kind="change")
     if previous is None:
-        return Check(**base, compared_with="the previous year's document is not in the build", expected="",
-                     status="unverifiable")
+        return Check(
+            **base, compared_with="the previous year's document is not in the build", expected="", status="unverifiable"
+        )
     before = table_figures(previous, subject)
     if claim.amount is None or not before:
-        return Check(**base, compared_with=f"{previous.source.name} prints no figure for it", expected="",
-                     status="unverifiable")
+        return Check(
+            **base, compared_with=f"{previous.source.name} prints no figure for it", expected="", status="unverifiable"
+        )
     last = before[0]
     expected = claim.amount.value - _in_unit(last.value, last.unit, fig.unit)
     tol = fig.half_unit + claim.amount.half_unit + _in_unit(_half(last.printed), last.unit, fig.unit)
-    return Check(**base, compared_with=f"{claim.amount.digits} − {previous.source.name}: {last.where} {last.printed}",
-                 expected=f"{_fmt(expected)}{fig.unit}", status=_status(fig.value, expected, tol), stated=fig.value,
-                 expected_value=expected, tolerance=tol)
+    return Check(
+        **base,
+        compared_with=f"{claim.amount.digits} − {previous.source.name}: {last.where} {last.printed}",
+        expected=f"{_fmt(expected)}{fig.unit}",
+        status=_status(fig.value, expected, tol),
+        stated=fig.value,
+        expected_value=expected,
+        tolerance=tol,
+    )
 
 
 def _parts_checks(claims: list[Claim], vocab: Vocabulary) -> Iterator[Check]:
@@ -448,10 +497,19 @@ def _parts_checks(claims: list[Claim], vocab: Vocabulary) -> Iterator[Check]:
             expected = sum((f.value for f in real), Decimal(0))
             tol = whole.half_unit + sum((f.half_unit for f in real), Decimal(0))
             cmp = " + ".join(f"{vocab.subjects[k].label} {f.digits}" for k, f in zip(subject.parts, real, strict=True))
-            yield Check(page=claim.page, sentence=claim.sentence, subject=subject.label, printed=whole.printed,
-                        kind=kind, compared_with=cmp, expected=f"{_fmt(expected)}{whole.unit}",
-                        status=_status(whole.value, expected, tol), stated=whole.value, expected_value=expected,
-                        tolerance=tol)
+            yield Check(
+                page=claim.page,
+                sentence=claim.sentence,
+                subject=subject.label,
+                printed=whole.printed,
+                kind=kind,
+                compared_with=cmp,
+                expected=f"{_fmt(expected)}{whole.unit}",
+                status=_status(whole.value, expected, tol),
+                stated=whole.value,
+                expected_value=expected,
+                tolerance=tol,
+            )
 
 
 def check_claims(doc: Document, previous: Document | None = None, vocabulary: Vocabulary | None = None) -> list[Check]:
@@ -544,8 +602,13 @@ def completeness(doc: Document, mappings: Mappings | None = None, templates: Tem
     issues: list[Issue] = []
     for req in template.tables:
         if not _present(req, doc, titles):
-            issues.append(Issue("missing-table", toc or 1, f"the {template.name} template requires 《{req.name}》; "
-                                "the document prints no such table"))
+            issues.append(
+                Issue(
+                    "missing-table",
+                    toc or 1,
+                    f"the {template.name} template requires 《{req.name}》; the document prints no such table",
+                )
+            )
     keys = [_title_key(t.text, tpl.filler) for t in titles]
     kinds = {t.kind for t in doc.tables}
     for entry in doc.prose.contents:
@@ -557,8 +620,13 @@ def completeness(doc: Document, mappings: Mappings | None = None, templates: Tem
             continue
         if any(key == k or (len(k) >= 6 and (key in k or k in key)) for k in keys):
             continue
-        issues.append(Issue("listed-not-printed", entry.page,
-                            f"the contents (page {entry.page}) list 《{entry.text}》 but the document does not print it"))
+        issues.append(
+            Issue(
+                "listed-not-printed",
+                entry.page,
+                f"the contents (page {entry.page}) list 《{entry.text}》 but the document does not print it",
+            )
+        )
     required = [*template.tables, *template.optional]
     for table in doc.tables:
         if not _empty(table):
@@ -567,9 +635,14 @@ def completeness(doc: Document, mappings: Mappings | None = None, templates: Tem
             continue
         if empty_table_note(doc, table, tpl) is None:
             pages = ",".join(map(str, table.pages))
-            issues.append(Issue("empty-without-note", table.pages[0] if table.pages else 0,
-                                f"table 《{table.title}》 (page {pages}) is empty but carries no 空表说明 "
-                                "(such as “本部门无…，故本表无数据”)"))
+            issues.append(
+                Issue(
+                    "empty-without-note",
+                    table.pages[0] if table.pages else 0,
+                    f"table 《{table.title}》 (page {pages}) is empty but carries no 空表说明 "
+                    "(such as “本部门无…，故本表无数据”)",
+                )
+            )
     return issues
 
 
@@ -607,29 +680,53 @@ def coherence(doc: Document, mappings: Mappings | None = None, templates: Templa
         unit_line = UNIT_LINE.match(text)
         if doc.year and (h.page == first or PART.match(text) or is_title or unit_line):
             for y in {int(y) for y in HEADING_YEAR.findall(text)} - {doc.year}:
-                issues.append(Issue("year", h.page, f"“{text}” (page {h.page}) names the year {y}; "
-                                    f"the document is for {doc.year}"))
+                issues.append(
+                    Issue(
+                        "year", h.page, f"“{text}” (page {h.page}) names the year {y}; the document is for {doc.year}"
+                    )
+                )
         if known and unit_line:
             name = re.split(r"\s*(?:金额)?单位\s*[：:]", text[unit_line.end() :])[0].strip()
             if name and not _known_unit(name, doc, maps):
-                issues.append(Issue("unit-name", h.page, f"“{text}” (page {h.page}) names {name}; "
-                                    f"the document is {doc.department}'s"))
+                issues.append(
+                    Issue(
+                        "unit-name",
+                        h.page,
+                        f"“{text}” (page {h.page}) names {name}; the document is {doc.department}'s",
+                    )
+                )
         elif known and PART.match(text):
             name = _named_unit(text, tpl)
             if name and not _known_unit(name, doc, maps):
-                issues.append(Issue("unit-name", h.page, f"“{text}” (page {h.page}) names {name}; "
-                                    f"the document is {doc.department}'s"))
+                issues.append(
+                    Issue(
+                        "unit-name",
+                        h.page,
+                        f"“{text}” (page {h.page}) names {name}; the document is {doc.department}'s",
+                    )
+                )
     template = template_for(doc, tpl)
     for s in prose.sentences:
         for y in AS_OF.findall(squash(s.text)):
             if doc.year and int(y) != doc.year + template.as_of_offset:
-                issues.append(Issue("year", s.page, f"“截至{y}年12月31日” (page {s.page}): a {template.name} for "
-                                    f"{doc.year} reports at 31 December {doc.year + template.as_of_offset}"))
+                issues.append(
+                    Issue(
+                        "year",
+                        s.page,
+                        f"“截至{y}年12月31日” (page {s.page}): a {template.name} for "
+                        f"{doc.year} reports at 31 December {doc.year + template.as_of_offset}",
+                    )
+                )
     for line in [*prose.headings, *prose.sentences]:
         hit = next((p for p in tpl.placeholders if p in line.text), None)
         if hit:
-            issues.append(Issue("placeholder", line.page, f"“{line.text[:60]}” (page {line.page}) still holds the "
-                                f"template's placeholder {hit}"))
+            issues.append(
+                Issue(
+                    "placeholder",
+                    line.page,
+                    f"“{line.text[:60]}” (page {line.page}) still holds the template's placeholder {hit}",
+                )
+            )
     return issues
 
 
@@ -658,8 +755,19 @@ def write_claims_csv(documents: Iterable[Document], path: Path, org_key: Callabl
     rows = []
     for doc in docs:
         for c in check_claims(doc, previous.get(id(doc))):
-            rows.append((doc.source.name, c.page, c.sentence, c.subject, c.printed, c.kind, c.compared_with,
-                         c.expected, c.status))
+            rows.append(
+                (
+                    doc.source.name,
+                    c.page,
+                    c.sentence,
+                    c.subject,
+                    c.printed,
+                    c.kind,
+                    c.compared_with,
+                    c.expected,
+                    c.status,
+                )
+            )
     rows.sort(key=lambda r: (r[0], r[1]))
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
