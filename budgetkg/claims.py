@@ -584,11 +584,11 @@ def _empty(table: Table) -> bool:
 
 
 def empty_table_note(doc: Document, table: Table, templates: Templates | None = None) -> str | None:
-    """The 空表说明 printed with a table (on its pages or the page after), if any."""
+    """The 空表说明 printed with a table (on its pages: the page after may be the next table's), if any."""
     tpl = templates or load_templates()
     if not table.pages:
         return None
-    pages = set(range(min(table.pages), max(table.pages) + 2))
+    pages = set(table.pages)
     return next((n.text for n in doc.prose.notes if n.page in pages and tpl.empty_note.search(squash(n.text))), None)
 
 

@@ -1,0 +1,197 @@
+"""The disclosure audit (budgetkg/claims.py, issue 14): claims of the 情况说明, completeness
+against the template, coherence of year and unit.
+
+Real parts only: the sample PDF (its session build), PDFs rendered from the sample's text with
+falsified prose or a broken structure (scripts/render_budget_pdf.py), the shared real documents.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from budgetkg import claims
+from budgetkg.build import BuildOptions, build
+from budgetkg.model import Document
+from budgetkg.reader import read_document
+from tests.conftest import BASE, SAMPLE_TXT, load_script
+
+REAL = Path(os.environ.get("BUDGETKG_REAL_DOCS", Path(__file__).resolve().parents[2] / "shared" / "samples" / "real"))
+
+#: Falsified figures of the 情况说明: (original, falsified). A rate, an amount, a part.
+FALSIFIED = [
+    ("增长11.4%", "增长13.4%"),  # the 三公 rate: 6.04 / (59 − 6.04) is 11.4 %
+    ("收入预算49,057.92万元", "收入预算49,957.92万元"),  # the income: the table says 49057.92
+    ("公务接待费 14.60 万元", "公务接待费 16.60 万元"),  # a part of 三公 (table 14.60)
+]
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _part_three(text: str) -> str:
+    body = text[text.rindex("第三部分") :]
+    return body[: body.index("第四部分")]
+
+
+def _build_text(text: str, directory: Path) -> Path:
+    rb = load_script("render_budget_pdf")
+    pdf = directory / "gz-zwfwsjglj-2023-budget.pdf"
+    rb.render(text, pdf)
+    out = directory / "build"
+    result = build([pdf], BuildOptions(out=out, base_uri=BASE, progress=False, jobs=1), echo=lambda m: None)
+    assert not result.failures
+    return out
+
+
+@pytest.fixture(scope="module")
+def falsified_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    text = SAMPLE_TXT.read_text(encoding="utf-8")
+    for original, false in FALSIFIED:
+        assert text.count(original) == 1, original
+        text = text.replace(original, false)
+    return _build_text(text, tmp_path_factory.mktemp("falsified"))
+
+
+def _broken_text() -> str:
+    """The sample with 支出总体情况表 removed (the contents still list it), the 三公 table
+    emptied (its 注：无。 kept), 2022 in a part heading and another unit in a part heading."""
+    text = SAMPLE_TXT.read_text(encoding="utf-8")
+    body_at = text.index("第二部分 2023年部门预算表")
+    start = text.index("\n支出总体情况表\n", body_at)
+    end = text.index("\n财政拨款收支总体情况表\n", start)
+    text = text[:start] + text[end:]
+    start = text.index("\n财政拨款安排的行政经费及“三公”经费预算表\n", body_at)
+    end = text.index("\n政府性基金预算支出情况表\n", start)
+    text = text[:start] + re.sub(r"\d+\.\d\d", "0.00", text[start:end]) + text[end:]
+    text = text.replace("第二部分 2023年部门预算表", "第二部分 2022年部门预算表")
+    return text.replace("第一部分 广州市政务服务数据管理局概况", "第一部分 广州市信访局概况")
+
+
+@pytest.fixture(scope="module")
+def broken_document(tmp_path_factory: pytest.TempPathFactory) -> Document:
+    rb = load_script("render_budget_pdf")
+    pdf = tmp_path_factory.mktemp("broken") / "gz-zwfwsjglj-2023-budget.pdf"
+    rb.render(_broken_text(), pdf)
+    return read_document(pdf)
+
+
+# --- the sample ---------------------------------------------------------------------------
+
+
+def test_every_figure_of_part_three_is_in_claims_csv_and_none_is_inconsistent(sample_build: Path) -> None:
+    rows = [r for r in _rows(sample_build / "claims.csv") if r["document"] == "gz-zwfwsjglj-2023-budget.pdf"]
+    assert rows and set(rows[0]) == set(claims.CLAIMS_CSV_COLUMNS)
+    printed = [r["printed"] for r in rows]
+    part_three = _part_three(SAMPLE_TXT.read_text(encoding="utf-8"))
+    figures = [m.group(1) + m.group(2) for m in claims.FIGURE.finditer(part_three)]
+    assert len(figures) >= 30
+    missing = [f for f in figures if not any(p.endswith(f) for p in printed)]
+    assert not missing, missing
+    assert not [r for r in rows if r["status"] == "inconsistent"]
+    consistent = {(r["subject"], r["kind"]) for r in rows if r["status"] == "consistent"}
+    assert {("“三公”经费", "amount"), ("“三公”经费", "rate"), ("“三公”经费", "parts"), ("机关运行经费", "amount"),
+            ("政府采购", "parts"), ("收入预算", "amount"), ("公务接待费", "rate")} <= consistent
+
+
+def test_the_sample_has_no_audit_finding(sample_document: Document, sample_build: Path) -> None:
+    assert claims.audit_issues(sample_document) == []
+    report = (sample_build / "validation" / "report.ttl").read_text(encoding="utf-8")
+    assert not re.search(r"ClaimAgrees|DisclosureComplete|DisclosureCoherent", report)
+
+
+def test_empty_tables_with_their_note_carry_it_in_the_graph(sample_build: Path) -> None:
+    dump = (sample_build / "dumps" / "budgetkg.nt.gz").read_bytes()
+    import gzip
+
+    lines = [ln for ln in gzip.decompress(dump).decode().splitlines() if "emptyTableNote> \"" in ln]
+    assert len(lines) == 2 and all("本表本年无发生额" in ln for ln in lines)
+
+
+# --- falsified prose ----------------------------------------------------------------------
+
+
+def test_falsified_prose_reports_exactly_the_falsified_figures(falsified_build: Path) -> None:
+    rows = _rows(falsified_build / "claims.csv")
+    bad = [r for r in rows if r["status"] == "inconsistent"]
+    falsified = [re.sub(r"\s|[^\d.,%]", "", f) for _, f in FALSIFIED]  # 13.4%, 49,957.92, 16.60
+    for row in bad:  # every alarm names a falsified figure, as printed or in what it was compared with
+        said = re.sub(r"\s", "", row["printed"] + row["compared_with"])
+        assert any(f.rstrip("%") in said for f in falsified), row
+    for f in falsified:  # and every falsified figure is reported
+        assert any(re.sub(r"[^\d.,%]", "", r["printed"]) == f or f in r["compared_with"] for r in bad), f
+    assert {(r["subject"], r["kind"]) for r in bad} == {
+        ("“三公”经费", "rate"),
+        ("收入预算", "amount"),
+        ("公务接待费", "amount"),
+        ("公务接待费", "rate"),
+        ("“三公”经费", "parts"),
+    }
+    report = (falsified_build / "validation" / "report.ttl").read_text(encoding="utf-8")
+    assert len(re.findall(r"shapes#ClaimAgrees>|bks:ClaimAgrees\b", report)) == len(bad)
+
+
+# --- completeness and coherence -----------------------------------------------------------
+
+
+def test_a_broken_structure_reports_each_of_the_four(broken_document: Document) -> None:
+    issues = claims.audit_issues(broken_document)
+    by_kind = {i.kind: i.message for i in issues}
+    assert set(by_kind) == {"missing-table", "listed-not-printed", "empty-without-note", "year", "unit-name"}, issues
+    assert "支出总表" in by_kind["missing-table"]
+    assert "支出总体情况表" in by_kind["listed-not-printed"]
+    assert "三公" in by_kind["empty-without-note"]
+    assert "2022" in by_kind["year"]
+    assert "广州市信访局" in by_kind["unit-name"]
+    assert len(issues) == 5
+
+
+def test_a_budget_reports_the_assets_at_the_end_of_the_year_before(sample_document: Document) -> None:
+    """截至 2022年12月31日 is right in a 2023 budget; a 决算 names its own year."""
+    assert claims.template_for(sample_document).as_of_offset == -1
+    assert claims.load_templates().kinds["部门决算"].as_of_offset == 0
+
+
+def test_claims_parse_brackets_changes_and_rates() -> None:
+    from budgetkg.model import PageLine
+
+    text = (
+        "公务用车购置及运行费 20.40 万元（公务用车购置费 0 万元，比上年增加 0 万元；"
+        "公务用车运行维护费 20.40 万元）比上年减少 1.5 万元，下降 6.8%"
+    )
+    parsed = claims.parse_claims([PageLine(3, text)])
+    outer = parsed[0]
+    assert outer.subject is not None and outer.subject.key == "vehicles"
+    assert outer.change is not None and outer.change.value == -1.5
+    assert outer.rate is not None and str(outer.rate.value) == "-6.8"
+    assert [c.subject.key for c in parsed if c.subject] == ["vehicles", "vehicle-purchase", "vehicle-operation"]
+
+
+# --- real documents -----------------------------------------------------------------------
+
+
+def _real(name: str) -> Path:
+    path = REAL / name
+    if not path.exists():
+        pytest.skip(f"real documents not found ({REAL}; set BUDGETKG_REAL_DOCS)")
+    return path
+
+
+@pytest.mark.parametrize("name", ["02-gz-xfj-2026.pdf", "10-sh-pt-czj-2024-js.pdf"])
+def test_real_documents_raise_no_false_alarm(name: str) -> None:
+    """02: a Guangzhou budget whose prose agrees with its tables; 10: a Shanghai 决算 whose empty
+    政府性基金 / 国有资本经营 tables carry their 说明 (no finding, and the note is recognised)."""
+    doc = read_document(_real(name))
+    assert [c for c in claims.check_claims(doc) if c.status == "inconsistent"] == []
+    assert claims.audit_issues(doc) == []
+    if name.startswith("10"):
+        empty = [t for t in doc.tables if t.kind in ("government-fund", "state-capital")]
+        assert len(empty) == 2 and all(claims.empty_table_note(doc, t) for t in empty)
+    else:
+        assert sum(c.status == "consistent" for c in claims.check_claims(doc)) >= 15
