@@ -71,6 +71,7 @@ class Subject:
     measures: tuple[str, ...] = ()
     titles: tuple[str, ...] = ()
     after: re.Pattern[str] | None = None
+    columns: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ def load_vocabulary(path: Path = MAPPINGS_DIR / "claims.toml") -> Vocabulary:
             measures=tuple(s.get("measures", ())),
             titles=tuple(norm(t) for t in s.get("titles", ())),
             after=re.compile(f"(?:{s['after']})$") if "after" in s else None,
+            columns=tuple(re.compile(c) for c in s.get("columns", ())),
         )
     change = data["change"]
     return Vocabulary(subjects, tuple(change["up"]), tuple(change["down"]))
@@ -321,9 +323,26 @@ class TableFigure:
     where: str
 
 
+def _where(table: Table, row: Row, column: str = "") -> str:
+    name = f"table {table.number} {table.title}" if table.number else f"table {table.title}"
+    label = f", row “{row.label}”" if row.label else ""
+    return f"{name}{label}{column}, p.{row.pages[0]}"
+
+
+def _year_row(table: Table, year: int) -> Row | None:
+    """The row a side-by-side table prints the figures on: its total row, else the row of the
+    document's year (深圳 prints 2025年 / 2026年 / 增减变化金额), else its only row."""
+    total = next((r for r in table.rows if r.kind == "total"), None)
+    if total is not None:
+        return total
+    by_year = next((r for r in table.rows if norm(r.label) == f"{year}年"), None)
+    return by_year or (table.rows[0] if len(table.rows) == 1 else None)
+
+
 def table_figures(doc: Document, subject: Subject) -> list[TableFigure]:
     """Where the tables print the subject's figure: per row pattern (in the mapping's order),
-    the rows of the subject's tables whose label matches, in the preferred column."""
+    the rows of the subject's tables whose label matches, in the preferred column; for a table
+    that prints the parts side by side, the subject's column on its total (or year's) row."""
     out = []
     for table in _tables_for(doc, subject):
         for pattern in subject.rows:
@@ -331,10 +350,18 @@ def table_figures(doc: Document, subject: Subject) -> list[TableFigure]:
                 if not pattern.fullmatch(_label(row)) or not row.amounts:
                     continue
                 amount = next((a for k in subject.measures for a in row.amounts if a.measure_key == k), row.amounts[0])
-                where = f"table {table.number or ''} {table.title}, row “{row.label}”, p.{row.pages[0]}".replace(
-                    "  ", " "
-                )
-                out.append(TableFigure(amount.value, amount.printed, table.currency_unit, where))
+                out.append(TableFigure(amount.value, amount.printed, table.currency_unit, _where(table, row)))
+        if out or not subject.columns:
+            continue
+        row = _year_row(table, doc.year)
+        if row is None:
+            continue
+        for pattern in subject.columns:
+            amount = next((a for a in row.amounts if pattern.search(a.measure_key)), None)
+            if amount is not None:
+                column = f", column “{' / '.join(amount.measure)}”"
+                out.append(TableFigure(amount.value, amount.printed, table.currency_unit, _where(table, row, column)))
+                break
     return out
 
 

@@ -225,7 +225,7 @@ class Prose:
     explanations: tuple[str, ...] = ()
     glossary: tuple[GlossaryEntry, ...] = ()
     structure_text: str = ""
-    sentences: tuple[PageLine, ...] = ()  # the 情况说明, one sentence each (claims are parsed from these)
+    sentences: tuple[PageLine, ...] = ()  # the running prose (情况说明 …), one sentence each: claims come from these
     contents: tuple[PageLine, ...] = ()  # the entries of the contents page (目录)
     headings: tuple[PageLine, ...] = ()  # cover lines, part/section headings, table titles, 单位名称 lines
     notes: tuple[PageLine, ...] = ()  # 注：… lines and other lines saying a table is empty (空表说明)

@@ -77,7 +77,9 @@ def _split_list(text: str) -> list[str]:
     return [p.strip(" 。.；;") for p in parts if p.strip(" 。.；;")]
 
 
-EXPLANATION_START = re.compile(rf"^第[{NUMERAL}]+部分.*(?:情况说明|预算说明|决算情况)")
+TABLE_PAGE = re.compile(
+    r"^\s*(?:单位名称|编制单位|预算单位|部门)\s*[：:]|^\s*(?:金额)?单位\s*[：:]\s*(?:千元|万元|元)\s*$"
+)
 CONTENTS = re.compile(r"^\s*目\s*录\s*$")
 TOC_LEADER = re.compile(r"[.．…·\s]{2,}\d*\s*$|\s+\d+\s*$")
 TOC_NUMBER = re.compile(rf"^\s*(?:[-•]\s*)?(?:[{NUMERAL}]+、|\d+\s*[.．、]|[（(][{NUMERAL}\d]+[)）])?\s*")
@@ -97,16 +99,24 @@ def page_lines(pages: list[PageText]) -> list[PageLine]:
     ]
 
 
-def _sentences(lines: list[PageLine]) -> list[PageLine]:
-    """The 情况说明 (the last 第N部分 … 情况说明 heading up to the next part) as sentences.
+def table_pages(lines: list[PageLine]) -> set[int]:
+    """Pages that print a table: they carry a 单位名称 / 编制单位 line or a lone 单位：万元 line
+    (a prose page that quotes a small table, like the sample's 重点项目 list, has neither)."""
+    return {ln.page for ln in lines if TABLE_PAGE.match(ln.text)}
 
+
+def _sentences(lines: list[PageLine]) -> list[PageLine]:
+    """The running prose as sentences: every page but the contents and the table pages.
+
+    Documents put their 情况说明 in a 第三部分 (Guangzhou), in "其他相关情况说明" (Shanghai), in
+    several parts (Shenzhen) or first (Changsha), so no section is singled out: the prose of the
+    other parts carries few figures, and a figure whose subject is unknown is only listed.
     Wrapped lines are re-joined first; a sentence ends at 。 or ； outside brackets (the 三公
     paragraph puts whole clauses with their own 。 inside （…）, they stay with the figure they
-    explain); section headings (一、…情况) stand alone. Each sentence keeps the page it starts on.
+    explain); headings (第N部分, 一、…情况) stand alone. Each sentence keeps the page it starts on.
     """
-    starts = [i for i, ln in enumerate(lines) if EXPLANATION_START.search(ln.text)]
-    if not starts:
-        return []
+    skip = table_pages(lines) | {ln.page for ln in _contents(lines)}
+    lines = [ln for ln in lines if ln.page not in skip]
     out: list[PageLine] = []
     text, page, depth = "", 0, 0
 
@@ -116,10 +126,8 @@ def _sentences(lines: list[PageLine]) -> list[PageLine]:
             out.append(PageLine(page, text.strip()))
         text = ""
 
-    for ln in lines[starts[-1] + 1 :]:
-        if PART.match(ln.text):
-            break
-        if HEADING.match(ln.text) and len(ln.text) <= 40 and not re.search(r"\d", ln.text[3:]):
+    for ln in lines:
+        if PART.match(ln.text) or (HEADING.match(ln.text) and len(ln.text) <= 40 and not re.search(r"\d", ln.text[3:])):
             flush()
             page, text = ln.page, ln.text
             flush()
