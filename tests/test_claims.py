@@ -195,3 +195,50 @@ def test_real_documents_raise_no_false_alarm(name: str) -> None:
         assert len(empty) == 2 and all(claims.empty_table_note(doc, t) for t in empty)
     else:
         assert sum(c.status == "consistent" for c in claims.check_claims(doc)) >= 15
+
+
+# --- against the previous year's document ---------------------------------------------------
+
+
+def _previous_year_text() -> str:
+    """The sample as the 2022 budget it compares itself with: the figures the 2023 prose implies
+    (三公 59 − 6.04, 接待 14.60 − 6.04, 机关运行 6553.58 + 3124.11, 收入/支出总计 49057.92 − 1392.35),
+    except 因公出国（境）费, printed 20.00 where the 2023 prose says “比上年增加0万元” (24 − 20 = 4)."""
+    text = SAMPLE_TXT.read_text(encoding="utf-8").replace("2023", "2022")
+    for label, old, new in [
+        ("“三公”经费", "59.00", "52.96"),
+        ("其中：（一）因公出国（境）支出", "24.00", "20.00"),
+        ("（三）公务接待费支出", "14.60", "8.56"),
+        ("行政经费", "6553.58", "9677.69"),
+        ("收入总计", "49057.92", "47665.57"),
+    ]:
+        line = re.compile(rf"^{re.escape(label)}\t.*$", re.M)
+        assert line.search(text), label
+        text = line.sub(lambda m, old=old, new=new: m.group(0).replace(old, new), text)
+    return text
+
+
+def test_changes_are_checked_against_the_previous_years_document(
+    sample_document: Document, tmp_path: Path
+) -> None:
+    from budgetkg.mapping import load_mappings
+
+    rb = load_script("render_budget_pdf")
+    pdf = tmp_path / "gz-zwfwsjglj-2022-budget.pdf"
+    rb.render(_previous_year_text(), pdf)
+    previous = read_document(pdf)
+    assert previous.year == 2022 and previous.department == sample_document.department
+    org_key = load_mappings().org_key
+    assert claims.previous_documents([sample_document, previous], org_key) == {id(sample_document): previous}
+    out = tmp_path / "claims.csv"
+    claims.write_claims_csv([previous, sample_document], out, org_key)
+    changes = [r for r in _rows(out) if r["document"] == sample_document.source.name and r["kind"] == "change"]
+    by_status: dict[str, set[str]] = {}
+    for r in changes:
+        by_status.setdefault(r["status"], set()).add(r["subject"])
+    assert by_status["inconsistent"] == {"因公出国（境）费"}
+    expected = {"“三公”经费", "公务接待费", "机关运行经费", "收入预算", "支出预算", "公务用车购置及运行费"}
+    assert expected <= by_status["consistent"]
+    bad = next(r for r in changes if r["status"] == "inconsistent")
+    assert (bad["printed"], bad["expected"]) == ("增加0万元", "4.00万元")
+    assert "gz-zwfwsjglj-2022" in bad["compared_with"]
