@@ -242,3 +242,21 @@ def test_changes_are_checked_against_the_previous_years_document(
     bad = next(r for r in changes if r["status"] == "inconsistent")
     assert (bad["printed"], bad["expected"]) == ("增加0万元", "4.00万元")
     assert "gz-zwfwsjglj-2022" in bad["compared_with"]
+
+
+def test_the_budget_page_marks_the_figures_of_the_prose(sample_build: Path) -> None:
+    import json
+    from urllib.parse import quote
+
+    from serve_fixtures import LiveServer
+
+    budget = json.loads((sample_build / "build.json").read_text(encoding="utf-8"))["documents"][0]["budget"]
+    server = LiveServer(sample_build, timeout=10.0, workers=1).start()
+    try:
+        path = "/" + quote(budget.removeprefix(BASE), safe="/:~%")
+        reply = server.request("GET", path, headers={"Accept": "text/html"})
+    finally:
+        server.stop()
+    assert reply.status == 200
+    assert '<mark class="claim-consistent"' in reply.text and "claim-inconsistent" not in reply.text
+    assert "11.4</mark>" in reply.text and "6,553.58</mark>" in reply.text
