@@ -72,6 +72,38 @@ class Subject:
     titles: tuple[str, ...] = ()
     after: re.Pattern[str] | None = None
     columns: tuple[re.Pattern[str], ...] = ()
+    scoped: bool = False  # its tables have different scopes: inconsistent only if all were read
+
+
+@dataclass(frozen=True)
+class ClassPattern:
+    """Subjects named in the text: a classification 类 (see [[classes]] in mappings/claims.toml)."""
+
+    pattern: re.Pattern[str]
+    scheme: str
+    tables: tuple[str, ...]
+    measures: tuple[str, ...]
+    scoped: bool = False
+
+    def subject(self, words: str) -> Subject | None:
+        """The 类 the words before （类） end with (the longest such ending), as a subject."""
+        names = _class_names(self.scheme)
+        for start in range(len(words)):
+            tail = words[start:]
+            name = tail if tail in names else tail + "支出" if tail + "支出" in names else None
+            if name:
+                rows = (re.compile(re.escape(name)),)
+                return Subject(
+                    f"class:{name}", f"{name}（类）", (), (), self.tables, rows, self.measures, scoped=self.scoped
+                )
+        return None
+
+
+@cache
+def _class_names(scheme: str) -> frozenset[str]:
+    from budgetkg.graph import code_list
+
+    return frozenset(squash(e.label_zh) for e in code_list(scheme).values() if len(e.notation) == 3)
 
 
 @dataclass(frozen=True)
@@ -79,6 +111,7 @@ class Vocabulary:
     subjects: dict[str, Subject]
     up: tuple[str, ...]
     down: tuple[str, ...]
+    classes: tuple[ClassPattern, ...] = ()
 
     def term_index(self) -> list[tuple[str, Subject]]:
         return [(norm(t), s) for s in self.subjects.values() for t in s.terms]
@@ -135,7 +168,17 @@ def load_vocabulary(path: Path = MAPPINGS_DIR / "claims.toml") -> Vocabulary:
             columns=tuple(re.compile(c) for c in s.get("columns", ())),
         )
     change = data["change"]
-    return Vocabulary(subjects, tuple(change["up"]), tuple(change["down"]))
+    classes = tuple(
+        ClassPattern(
+            re.compile(c["pattern"]),
+            c["scheme"],
+            tuple(c["tables"]),
+            tuple(c.get("measures", ())),
+            c.get("scoped", False),
+        )
+        for c in data.get("classes", ())
+    )
+    return Vocabulary(subjects, tuple(change["up"]), tuple(change["down"]), classes)
 
 
 def _required(entries: Iterable[dict]) -> tuple[RequiredTable, ...]:
@@ -225,11 +268,22 @@ def _verb(lead: str, words: tuple[str, ...]) -> bool:
     return any(tail.endswith(w) for w in words)
 
 
-def _find_subject(lead: str, index: list[tuple[str, Subject]]) -> Subject | None:
+def _find_subject(
+    lead: str, index: list[tuple[str, Subject]], classes: tuple[ClassPattern, ...] = ()
+) -> Subject | None:
     """The subject whose term ends nearest before the figure (the longest on a tie), if it is
-    in the same clause: no ，。； between the term and the figure, and at most 12 characters."""
+    in the same clause: no ，。； between the term and the figure, and at most 12 characters.
+    A 类 named in the text (一般公共服务支出（类）) competes the same way."""
     text = norm(lead)
     best: tuple[int, int, Subject] | None = None
+    for cp in classes:
+        for m in cp.pattern.finditer(text):
+            gap = text[m.end() :]
+            subject = cp.subject(m.group(1))
+            if subject is not None and len(gap) <= 12 and not re.search(r"[，。；,;]", gap):
+                key = (m.end(), m.end() - m.start())
+                if best is None or key > best[:2]:
+                    best = (key[0], key[1], subject)
     for term, subject in index:
         at = text.rfind(term)
         while at >= 0 and subject.after is not None and not subject.after.search(text[:at]):
@@ -285,7 +339,7 @@ def parse_claims(sentences: Iterable[PageLine], vocabulary: Vocabulary | None = 
             if word and current is not None and not current["rate" if is_rate else "change"]:
                 current["rate" if is_rate else "change"] = _figure(m, sign, word)
                 continue
-            subject = None if (word or is_rate) else _find_subject(lead, index)
+            subject = None if (word or is_rate) else _find_subject(lead, index, vocab.classes)
             if subject is None:
                 slot = ("rate" if is_rate else "change") if word else ("rate" if is_rate else "amount")
                 claims.append(
@@ -407,6 +461,15 @@ def _amount_check(doc: Document, claim: Claim, fig: Figure, subject: Subject) ->
     good = next((c for c in checks if c.status == "consistent"), None)
     if good:
         return good
+    missing = [k for k in subject.tables if not any(t.kind == k for t in doc.tables)]
+    if subject.scoped and missing:
+        return Check(
+            **base,
+            compared_with=f"{checks[0].compared_with} differs, but the figure may be of the scope of "
+            f"{', '.join(missing)}, a table this document's reading did not recognise",
+            expected=checks[0].expected,
+            status="unverifiable",
+        )
     first, c = checks[0], candidates[0]
     for unit in CURRENCY_EXPONENT:  # a 万元/元 slip: the digits agree with the table read in another unit
         tol = fig.half_unit + _in_unit(_half(c.printed), c.unit, unit)
