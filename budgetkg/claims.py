@@ -44,6 +44,17 @@ ORDINAL = re.compile(r"^(?:其中[：:]?|[一二三四五六七八九十]+、|[�
 #: A year in a heading, not the end of a span (2023-2026年) and not part of a date (2022年12月).
 HEADING_YEAR = re.compile(r"(?<![\d\-－—~～至])((?:19|20)\d{2})\s*年(?!\s*\d{1,2}\s*月)")
 AS_OF = re.compile(r"截至\s*((?:19|20)\d{2})\s*年\s*12\s*月\s*31\s*日")
+YEAR_OVER_YEAR_COLUMNS = (
+    "document",
+    "previous",
+    "item",
+    "unit",
+    "this_year",
+    "last_year",
+    "change",
+    "stated_change",
+    "status",
+)
 CLAIMS_CSV_COLUMNS = (
     "document",
     "page",
@@ -862,6 +873,94 @@ def write_claims_csv(documents: Iterable[Document], path: Path, org_key: Callabl
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(CLAIMS_CSV_COLUMNS)
+        w.writerows(rows)
+    return len(rows)
+
+
+def _classes(doc: Document) -> tuple[str, dict[str, tuple[str, Decimal, str]]]:
+    """The 类 (3-digit functional codes) of the first table of the document that prints them
+    (支出总表, else 一般公共预算支出表): code → (label, total, currency unit)."""
+    for kind in ("expenditure-summary", "general-budget-functional"):
+        for table in doc.tables:
+            if table.kind != kind:
+                continue
+            found = {
+                r.code: (r.label, r.amounts[0].value, table.currency_unit)
+                for r in table.rows
+                if r.code and len(r.code) == 3 and r.amounts
+            }
+            if found:
+                return table.title, found
+    return "", {}
+
+
+def year_over_year(doc: Document, previous: Document, vocabulary: Vocabulary | None = None) -> list[tuple[str, ...]]:
+    """A department's year beside the year before (issue 14, 4): each 类 and each subject of
+    mappings/claims.toml that a table prints (三公 and its parts, 机关运行经费, 收入/支出), with
+    the change the tables give and the change the prose states (consistent within rounding)."""
+    vocab = vocabulary or load_vocabulary()
+    stated: dict[str, Check] = {}
+    for c in check_claims(doc, previous, vocab):
+        if c.kind == "change" and c.subject not in stated:
+            stated[c.subject] = c
+    rows: list[tuple[str, ...]] = []
+
+    def add(item: str, this: Decimal | None, last: Decimal | None, unit: str) -> None:
+        change = this - last if this is not None and last is not None else None
+        said = stated.get(item)  # its status compares the stated change with this year − last year
+        status = said.status if said is not None else ""
+        rows.append(
+            (
+                doc.source.name,
+                previous.source.name,
+                item,
+                unit,
+                "" if this is None else f"{this:f}",
+                "" if last is None else f"{last:f}",
+                "" if change is None else f"{change:f}",
+                said.printed if said else "",
+                status,
+            )
+        )
+
+    _, this_classes = _classes(doc)
+    _, last_classes = _classes(previous)
+    for code in sorted(set(this_classes) | set(last_classes)):
+        now, before = this_classes.get(code), last_classes.get(code)
+        unit = (now or before)[2]  # type: ignore[index]
+        label = _label_text((now or before)[0])  # type: ignore[index]
+        last_value = _in_unit(before[1], before[2], unit) if before else None
+        add(f"{label}（类）", now[1] if now else None, last_value, unit)
+    for subject in vocab.subjects.values():
+        now_f, before_f = table_figures(doc, subject), table_figures(previous, subject)
+        if not now_f and not before_f:
+            continue
+        unit = (now_f or before_f)[0].unit
+        add(
+            subject.label,
+            now_f[0].value if now_f else None,
+            _in_unit(before_f[0].value, before_f[0].unit, unit) if before_f else None,
+            unit,
+        )
+    return rows
+
+
+def _label_text(label: str) -> str:
+    text = norm(label)
+    while (m := ORDINAL.match(text)) and m.end() > 0:
+        text = text[m.end() :]
+    return re.sub(r"^\[\d+\]", "", text)
+
+
+def write_year_over_year_csv(documents: Iterable[Document], path: Path, org_key: Callable[[str], str]) -> int:
+    """DIR/year-over-year.csv: every document that has its previous year in the build."""
+    docs = list(documents)
+    previous = previous_documents(docs, org_key)
+    rows = [r for d in docs if (p := previous.get(id(d))) is not None for r in year_over_year(d, p)]
+    rows.sort(key=lambda r: (r[0], r[2]))
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(YEAR_OVER_YEAR_COLUMNS)
         w.writerows(rows)
     return len(rows)
 
