@@ -22,11 +22,12 @@ from tests.conftest import BASE, SAMPLE_TXT, load_script
 
 REAL = Path(os.environ.get("BUDGETKG_REAL_DOCS", Path(__file__).resolve().parents[2] / "shared" / "samples" / "real"))
 
-#: Falsified figures of the 情况说明: (original, falsified). A rate, an amount, a part.
+#: Falsified figures of the 情况说明: (original, falsified). A rate, an amount, a part, a unit.
 FALSIFIED = [
     ("增长11.4%", "增长13.4%"),  # the 三公 rate: 6.04 / (59 − 6.04) is 11.4 %
     ("收入预算49,057.92万元", "收入预算49,957.92万元"),  # the income: the table says 49057.92
     ("公务接待费 14.60 万元", "公务接待费 16.60 万元"),  # a part of 三公 (table 14.60)
+    ("公务用车运行维护费 20.40 万元", "公务用车运行维护费 20.40 元"),  # a 万元/元 slip
 ]
 
 
@@ -120,7 +121,7 @@ def test_empty_tables_with_their_note_carry_it_in_the_graph(sample_build: Path) 
 def test_falsified_prose_reports_exactly_the_falsified_figures(falsified_build: Path) -> None:
     rows = _rows(falsified_build / "claims.csv")
     bad = [r for r in rows if r["status"] == "inconsistent"]
-    falsified = [re.sub(r"\s|[^\d.,%]", "", f) for _, f in FALSIFIED]  # 13.4%, 49,957.92, 16.60
+    falsified = [re.sub(r"\s|[^\d.,%]", "", f) for _, f in FALSIFIED]  # 13.4%, 49,957.92, 16.60, 20.40
     for row in bad:  # every alarm names a falsified figure, as printed or in what it was compared with
         said = re.sub(r"\s", "", row["printed"] + row["compared_with"])
         assert any(f.rstrip("%") in said for f in falsified), row
@@ -132,6 +133,7 @@ def test_falsified_prose_reports_exactly_the_falsified_figures(falsified_build: 
         ("公务接待费", "amount"),
         ("公务接待费", "rate"),
         ("“三公”经费", "parts"),
+        ("公务用车运行维护费", "unit"),
     }
     report = (falsified_build / "validation" / "report.ttl").read_text(encoding="utf-8")
     assert len(re.findall(r"shapes#ClaimAgrees>|bks:ClaimAgrees\b", report)) == len(bad)
