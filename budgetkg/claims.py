@@ -758,6 +758,11 @@ def _known_unit(name: str, doc: Document, maps: Mappings) -> bool:
     return maps.org_key(name) == maps.org_key(doc.department)
 
 
+def _placeholder(text: str, tpl: Templates) -> str | None:
+    """The template placeholder (XX, ××) left in the text, if any: reported as such, not as a unit."""
+    return next((p for p in tpl.placeholders if p in text), None)
+
+
 def _named_unit(heading: str, tpl: Templates) -> str:
     """What a part heading says beyond its generic words, if that is an organisation's name."""
     rest = norm(heading)
@@ -788,7 +793,7 @@ def coherence(doc: Document, mappings: Mappings | None = None, templates: Templa
                 )
         if known and unit_line:
             name = re.split(r"\s*(?:金额)?单位\s*[：:]", text[unit_line.end() :])[0].strip()
-            if name and not _known_unit(name, doc, maps):
+            if name and not _placeholder(name, tpl) and not _known_unit(name, doc, maps):
                 issues.append(
                     Issue(
                         "unit-name",
@@ -798,7 +803,7 @@ def coherence(doc: Document, mappings: Mappings | None = None, templates: Templa
                 )
         elif known and PART.match(text):
             name = _named_unit(text, tpl)
-            if name and not _known_unit(name, doc, maps):
+            if name and not _placeholder(name, tpl) and not _known_unit(name, doc, maps):
                 issues.append(
                     Issue(
                         "unit-name",
@@ -819,7 +824,7 @@ def coherence(doc: Document, mappings: Mappings | None = None, templates: Templa
                     )
                 )
     for line in [*prose.headings, *prose.sentences]:
-        hit = next((p for p in tpl.placeholders if p in line.text), None)
+        hit = _placeholder(line.text, tpl)
         if hit:
             issues.append(
                 Issue(

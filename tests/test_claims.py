@@ -62,7 +62,8 @@ def falsified_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _broken_text() -> str:
     """The sample with 支出总体情况表 removed (the contents still list it), the 三公 table
-    emptied (its 注：无。 kept), 2022 in a part heading and another unit in a part heading."""
+    emptied (its 注：无。 kept), 2022 in a part heading, the assets reported at the end of 2023 and
+    another unit in a part heading."""
     text = SAMPLE_TXT.read_text(encoding="utf-8")
     body_at = text.index("第二部分 2023年部门预算表")
     start = text.index("\n支出总体情况表\n", body_at)
@@ -72,6 +73,7 @@ def _broken_text() -> str:
     end = text.index("\n政府性基金预算支出情况表\n", start)
     text = text[:start] + re.sub(r"\d+\.\d\d", "0.00", text[start:end]) + text[end:]
     text = text.replace("第二部分 2023年部门预算表", "第二部分 2022年部门预算表")
+    text = text.replace("截至 2022 年 12 月 31 日", "截至 2023 年 12 月 31 日")  # a 2023 budget reports end 2022
     return text.replace("第一部分 广州市政务服务数据管理局概况", "第一部分 广州市信访局概况")
 
 
@@ -149,9 +151,21 @@ def test_a_broken_structure_reports_each_of_the_four(broken_document: Document) 
     assert "支出总表" in by_kind["missing-table"]
     assert "支出总体情况表" in by_kind["listed-not-printed"]
     assert "三公" in by_kind["empty-without-note"]
-    assert "2022" in by_kind["year"]
+    years = [i.message for i in issues if i.kind == "year"]
+    assert len(years) == 2 and "2022" in years[0] and "截至2023年12月31日" in years[1]
     assert "广州市信访局" in by_kind["unit-name"]
-    assert len(issues) == 5
+    assert len(issues) == 6
+
+
+def test_a_template_placeholder_is_reported(sample_document: Document) -> None:
+    import dataclasses
+
+    from budgetkg.model import PageLine
+
+    heading = PageLine(3, "第一部分 XX局概况")
+    prose = dataclasses.replace(sample_document.prose, headings=(*sample_document.prose.headings, heading))
+    issues = claims.coherence(dataclasses.replace(sample_document, prose=prose))
+    assert [i.kind for i in issues] == ["placeholder"] and "XX" in issues[0].message
 
 
 def test_a_budget_reports_the_assets_at_the_end_of_the_year_before(sample_document: Document) -> None:
