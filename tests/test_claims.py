@@ -117,6 +117,23 @@ def test_empty_tables_with_their_note_carry_it_in_the_graph(sample_build: Path) 
     assert len(lines) == 2 and all("本表本年无发生额" in ln for ln in lines)
 
 
+def test_an_empty_table_with_its_note_needs_no_total_row(sample_document: Document) -> None:
+    import dataclasses
+
+    from budgetkg.graph import GraphBuilder
+    from budgetkg.validation import validate_datasets
+
+    tables = tuple(
+        dataclasses.replace(t, rows=tuple(r for r in t.rows if r.kind.value != "total")) if t.number == 8 else t
+        for t in sample_document.tables
+    )
+    doc = dataclasses.replace(sample_document, tables=tables)
+    assert claims.empty_table_note(doc, tables[7]) == "注：本表本年无发生额。"
+    builder = GraphBuilder(BASE)
+    findings = validate_datasets(builder.build([doc]), builder).findings
+    assert not [f for f in findings if f.shape.endswith("TableHasTotal") and "政府性基金" in f.message]
+
+
 # --- falsified prose ----------------------------------------------------------------------
 
 
