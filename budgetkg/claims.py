@@ -750,10 +750,16 @@ def completeness(doc: Document, mappings: Mappings | None = None, templates: Tem
 # --- coherence ------------------------------------------------------------------------------
 
 
-def _known_unit(name: str, doc: Document, maps: Mappings) -> bool:
+def _unit_names(doc: Document) -> frozenset[str]:
+    """The names the document may print for itself: the department, its 下属单位 and the units of
+    the by-unit tables (compared without spaces and quotes)."""
+    names = {doc.department, *doc.prose.subordinate_units, *(r.unit for t in doc.tables for r in t.rows if r.unit)}
+    return frozenset(norm(k) for k in names if k)
+
+
+def _known_unit(name: str, doc: Document, maps: Mappings, names: frozenset[str] = frozenset()) -> bool:
     n = norm(name)
-    names = [doc.department, *doc.prose.subordinate_units, *(r.unit for t in doc.tables for r in t.rows if r.unit)]
-    if any(k and (n in norm(k) or norm(k) in n) for k in names):
+    if any(n in k or k in n for k in names or _unit_names(doc)):
         return True
     return maps.org_key(name) == maps.org_key(doc.department)
 
@@ -780,6 +786,7 @@ def coherence(doc: Document, mappings: Mappings | None = None, templates: Templa
     prose = doc.prose
     first = prose.headings[0].page if prose.headings else 1
     known = doc.department and doc.department != "unknown"
+    names = _unit_names(doc)
     for h in prose.headings:
         text = h.text
         is_title = _title_key(text).endswith("表")
@@ -793,7 +800,7 @@ def coherence(doc: Document, mappings: Mappings | None = None, templates: Templa
                 )
         if known and unit_line:
             name = re.split(r"\s*(?:金额)?单位\s*[：:]", text[unit_line.end() :])[0].strip()
-            if name and not _placeholder(name, tpl) and not _known_unit(name, doc, maps):
+            if name and not _placeholder(name, tpl) and not _known_unit(name, doc, maps, names):
                 issues.append(
                     Issue(
                         "unit-name",
@@ -803,7 +810,7 @@ def coherence(doc: Document, mappings: Mappings | None = None, templates: Templa
                 )
         elif known and PART.match(text):
             name = _named_unit(text, tpl)
-            if name and not _placeholder(name, tpl) and not _known_unit(name, doc, maps):
+            if name and not _placeholder(name, tpl) and not _known_unit(name, doc, maps, names):
                 issues.append(
                     Issue(
                         "unit-name",
