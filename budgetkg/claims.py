@@ -483,8 +483,12 @@ def _amount_check(doc: Document, claim: Claim, fig: Figure, subject: Subject) ->
         )
     first, c = checks[0], candidates[0]
     for unit in CURRENCY_EXPONENT:  # a 万元/元 slip: the digits agree with the table read in another unit
-        tol = fig.half_unit + _in_unit(_half(c.printed), c.unit, unit)
-        if unit != fig.unit and abs(fig.value - _in_unit(c.value, c.unit, unit)) <= tol:
+        if unit == fig.unit or c.value == 0 or fig.value == 0:  # zero is zero in every unit: no slip to see
+            continue
+        table_half = _in_unit(_half(c.printed), c.unit, unit)
+        if table_half * 100 > abs(fig.value):  # the table's digits are too coarse in that unit to tell
+            continue
+        if abs(fig.value - _in_unit(c.value, c.unit, unit)) <= fig.half_unit + table_half:
             where = f"{c.where} (the prose prints {fig.unit}; its digits are the table's in {unit})"
             return Check(
                 **{**base, "kind": "unit"},

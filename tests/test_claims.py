@@ -172,6 +172,9 @@ def test_a_broken_structure_reports_each_of_the_four(broken_document: Document) 
     assert len(years) == 2 and "2022" in years[0] and "截至2023年12月31日" in years[1]
     assert "广州市信访局" in by_kind["unit-name"]
     assert len(issues) == 6
+    # the prose still says 59万元 for the emptied 三公 table: an amount that disagrees, not a 万元/元 slip
+    bad = {(c.subject, c.kind) for c in claims.check_claims(broken_document) if c.status == "inconsistent"}
+    assert ("“三公”经费", "amount") in bad and not [k for _, k in bad if k == "unit"]
 
 
 def test_a_template_placeholder_is_reported(sample_document: Document) -> None:
