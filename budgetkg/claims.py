@@ -32,11 +32,12 @@ from pathlib import Path
 
 from pyoxigraph import Triple
 
+from budgetkg.graph import BK, MULTIPLIER, RDFS, A, GraphBuilder, code_list, decimal_literal, lit, nn, typed
 from budgetkg.mapping import MAPPINGS_DIR, Mappings, load_mappings, normalise_title, squash
 from budgetkg.model import Document, PageLine, Row, Table
 
-#: Decimal places that are powers of ten of each printed currency unit (as graph.MULTIPLIER).
-CURRENCY_EXPONENT = {"元": 0, "千元": 3, "万元": 4, "亿元": 8}
+#: The power of ten of each printed currency unit (one definition: graph.MULTIPLIER).
+CURRENCY_EXPONENT = MULTIPLIER
 FIGURE = re.compile(r"(?<![\d.,])(-?\d(?:[\d,]*\d)?(?:\.\d+)?)\s*(亿元|万元|千元|元|%|％)")
 PART = re.compile(r"^\s*第[一二三四五六七八九十]+部分")
 UNIT_LINE = re.compile(r"^\s*(?:单位名称|部门名称|编制单位|预算单位|部门)\s*[：:]\s*")
@@ -112,8 +113,6 @@ class ClassPattern:
 
 @cache
 def _class_names(scheme: str) -> frozenset[str]:
-    from budgetkg.graph import code_list
-
     return frozenset(squash(e.label_zh) for e in code_list(scheme).values() if len(e.notation) == 3)
 
 
@@ -272,11 +271,6 @@ class Issue:
     kind: str  # missing-table | listed-not-printed | empty-without-note | year | unit-name | placeholder
     page: int
     message: str
-
-
-def _verb(lead: str, words: tuple[str, ...]) -> bool:
-    tail = norm(lead).rstrip("：了为")
-    return any(tail.endswith(w) for w in words)
 
 
 def _find_subject(
@@ -943,8 +937,8 @@ def year_over_year(doc: Document, previous: Document, vocabulary: Vocabulary | N
     _, last_classes = _classes(previous)
     for code in sorted(set(this_classes) | set(last_classes)):
         now, before = this_classes.get(code), last_classes.get(code)
-        unit = (now or before)[2]  # type: ignore[index]
-        label = _label_text((now or before)[0])  # type: ignore[index]
+        label, _, unit = now or before or ("", Decimal(0), "万元")
+        label = _label_text(label)
         last_value = _in_unit(before[1], before[2], unit) if before else None
         add(f"{label}（类）", now[1] if now else None, last_value, unit)
     for subject in vocab.subjects.values():
@@ -985,13 +979,11 @@ def _node_id(*parts: object) -> str:
     return hashlib.sha1("|".join(map(str, parts)).encode("utf-8")).hexdigest()[:16]
 
 
-def audit_triples(builder: object, doc: Document) -> Iterator[Triple]:
+def audit_triples(builder: GraphBuilder, doc: Document) -> Iterator[Triple]:
     """The audit in the document's graph: a bk:ClaimCheck per check (sentence, page, stated and
     expected value, tolerance), a bk:DisclosureIssue per finding, and bk:emptyTableNote on empty
-    tables that carry their 说明. `builder` is the graph.GraphBuilder (IRIs come from it)."""
-    from budgetkg.graph import BK, RDFS, A, decimal_literal, lit, nn, typed
-
-    budget_iri = builder.budget_iri(doc)  # type: ignore[attr-defined]
+    tables that carry their 说明 (IRIs come from the builder)."""
+    budget_iri = builder.budget_iri(doc)
     budget = nn(budget_iri)
     for c in check_claims(doc):
         node = nn(f"{budget_iri}/claim/{_node_id(c.page, c.sentence, c.subject, c.printed, c.kind, c.compared_with)}")
@@ -1019,4 +1011,4 @@ def audit_triples(builder: object, doc: Document) -> Iterator[Triple]:
         yield Triple(node, nn(BK + "page"), typed(issue.page, "integer"))
     for table in doc.tables:
         if _empty(table) and (note := empty_table_note(doc, table)) is not None:
-            yield Triple(nn(builder.table_iri(doc, table)), nn(BK + "emptyTableNote"), lit(note, "zh"))  # type: ignore[attr-defined]
+            yield Triple(nn(builder.table_iri(doc, table)), nn(BK + "emptyTableNote"), lit(note, "zh"))

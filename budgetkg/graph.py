@@ -17,7 +17,6 @@ from pathlib import Path
 
 from pyoxigraph import Literal, NamedNode, Triple
 
-from budgetkg import claims
 from budgetkg.mapping import Mappings, load_mappings, normalise_title, squash
 from budgetkg.model import Document, Row, RowKind, Side, Table
 
@@ -251,7 +250,9 @@ class GraphBuilder:
         projects = self._project_index(doc)
         for table in doc.tables:
             yield from self._table(doc, table, budget, source, year, phase, projects)
-        yield from claims.audit_triples(self, doc)  # the disclosure audit (issue 14)
+        from budgetkg.claims import audit_triples  # the disclosure audit (issue 14); it reads graph's terms
+
+        yield from audit_triples(self, doc)
 
     def _source(self, doc: Document, source: NamedNode) -> Iterator[Triple]:
         yield Triple(source, A, nn(BK + "SourceDocument"))
