@@ -127,12 +127,13 @@ def _sentences(lines: list[PageLine]) -> list[PageLine]:
         text = ""
 
     for ln in lines:
-        if PART.match(ln.text) or (HEADING.match(ln.text) and len(ln.text) <= 40 and not re.search(r"\d", ln.text[3:])):
+        if _standalone(ln.text):
             flush()
-            page, text = ln.page, ln.text
+            page, text, depth = ln.page, ln.text, 0  # a bracket left open does not run past a heading
             flush()
             continue
-        for ch in _join([text[-1:], ln.text])[len(text[-1:]) :] if text else ln.text:
+        addition = _join([text, ln.text])[len(text) :] if text else ln.text  # a space only between ASCII words
+        for ch in addition:
             if not text:
                 page = ln.page
             text += ch
@@ -144,6 +145,11 @@ def _sentences(lines: list[PageLine]) -> list[PageLine]:
                 flush()
     flush()
     return out
+
+
+def _standalone(line: str) -> bool:
+    """A heading that is a sentence of its own: 第N部分 …, or a short 一、… without figures."""
+    return bool(PART.match(line) or (HEADING.match(line) and len(line) <= 40 and not re.search(r"\d", line[3:])))
 
 
 def _contents(lines: list[PageLine]) -> list[PageLine]:
