@@ -152,6 +152,7 @@ class Templates:
     generic: tuple[re.Pattern[str], ...]
     suffixes: tuple[str, ...]
     placeholders: tuple[str, ...]
+    org_name: re.Pattern[str]
 
 
 def norm(text: str) -> str:
@@ -212,6 +213,7 @@ def load_templates(path: Path = MAPPINGS_DIR / "templates.toml") -> Templates:
         generic=tuple(re.compile(g) for g in co["generic"]),
         suffixes=tuple(co["suffixes"]),
         placeholders=tuple(co["placeholders"]),
+        org_name=re.compile(co["org_name"]),
     )
 
 
@@ -796,26 +798,17 @@ def coherence(doc: Document, mappings: Mappings | None = None, templates: Templa
                         "year", h.page, f"“{text}” (page {h.page}) names the year {y}; the document is for {doc.year}"
                     )
                 )
-        if known and unit_line:
-            name = re.split(r"\s*(?:金额)?单位\s*[：:]", text[unit_line.end() :])[0].strip()
-            if name and not _placeholder(name, tpl) and not _known_unit(name, doc, maps, names):
-                issues.append(
-                    Issue(
-                        "unit-name",
-                        h.page,
-                        f"“{text}” (page {h.page}) names {name}; the document is {doc.department}'s",
-                    )
-                )
-        elif known and PART.match(text):
-            name = _named_unit(text, tpl)
-            if name and not _placeholder(name, tpl) and not _known_unit(name, doc, maps, names):
-                issues.append(
-                    Issue(
-                        "unit-name",
-                        h.page,
-                        f"“{text}” (page {h.page}) names {name}; the document is {doc.department}'s",
-                    )
-                )
+        found: list[str] = []
+        if unit_line:
+            found = [re.split(r"\s*(?:金额)?单位\s*[：:]", text[unit_line.end() :])[0].strip()]
+        elif PART.match(text):  # a part heading: its words beyond the generic ones
+            found = [_named_unit(text, tpl)]
+        elif h.page == first or is_title:  # the cover, a table title: a full organisation name in it
+            found = tpl.org_name.findall(norm(normalise_title(text)))
+        for name in found:
+            if known and name and not _placeholder(name, tpl) and not _known_unit(name, doc, maps, names):
+                message = f"“{text}” (page {h.page}) names {name}; the document is {doc.department}'s"
+                issues.append(Issue("unit-name", h.page, message))
     template = template_for(doc, tpl)
     for s in prose.sentences:
         for y in AS_OF.findall(squash(s.text)):

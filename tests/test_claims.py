@@ -322,3 +322,15 @@ def test_the_budget_page_marks_the_figures_of_the_prose(sample_build: Path) -> N
     assert reply.status == 200
     assert '<mark class="claim-consistent"' in reply.text and "claim-inconsistent" not in reply.text
     assert "11.4</mark>" in reply.text and "6,553.58</mark>" in reply.text
+
+
+def test_cover_and_table_titles_must_name_the_department(sample_document: Document) -> None:
+    import dataclasses
+
+    from budgetkg.model import PageLine
+
+    extra = (PageLine(1, "广州市信访局 部门预算"), PageLine(6, "广州市信访局收支总体情况表"))
+    prose = dataclasses.replace(sample_document.prose, headings=(*sample_document.prose.headings, *extra))
+    issues = claims.coherence(dataclasses.replace(sample_document, prose=prose))
+    assert [(i.kind, i.page) for i in issues] == [("unit-name", 1), ("unit-name", 6)]
+    assert all("广州市信访局" in i.message for i in issues)
