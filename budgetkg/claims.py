@@ -122,6 +122,7 @@ class Vocabulary:
     up: tuple[str, ...]
     down: tuple[str, ...]
     classes: tuple[ClassPattern, ...] = ()
+    completion: re.Pattern[str] | None = None
 
     def term_index(self) -> list[tuple[str, Subject]]:
         return [(norm(t), s) for s in self.subjects.values() for t in s.terms]
@@ -189,7 +190,8 @@ def load_vocabulary(path: Path = MAPPINGS_DIR / "claims.toml") -> Vocabulary:
         )
         for c in data.get("classes", ())
     )
-    return Vocabulary(subjects, tuple(change["up"]), tuple(change["down"]), classes)
+    completion = re.compile(data["completion"]["pattern"]) if "completion" in data else None
+    return Vocabulary(subjects, tuple(change["up"]), tuple(change["down"]), classes, completion)
 
 
 def _required(entries: Iterable[dict]) -> tuple[RequiredTable, ...]:
@@ -613,6 +615,59 @@ def _parts_checks(claims: list[Claim], vocab: Vocabulary) -> Iterator[Check]:
             )
 
 
+def _completion_checks(sentences: Iterable[PageLine], vocab: Vocabulary) -> Iterator[Check]:
+    """完成预算的 Z% against 决算 Y / 预算 X × 100 in the same sentence (a 决算's prose)."""
+    if vocab.completion is None:
+        return
+    index = vocab.term_index()
+    for sentence in sentences:
+        text = squash(sentence.text)
+        for m in vocab.completion.finditer(text):
+            budget = Figure(Decimal(m["budget"].replace(",", "")), m["budget"] + m["budget_unit"], m["budget"], "")
+            final = Figure(Decimal(m["final"].replace(",", "")), m["final"] + m["final_unit"], m["final"], "")
+            rate = Figure(Decimal(m["rate"].replace(",", "")), f"完成预算的{m['rate']}%", m["rate"], "%")
+            final_value = _in_unit(final.value, m["final_unit"], m["budget_unit"])
+            final_half = _in_unit(final.half_unit, m["final_unit"], m["budget_unit"])
+            subject = _find_subject(text[: m.start()], index, vocab.classes)
+            base = dict(
+                page=sentence.page,
+                sentence=sentence.text,
+                subject=subject.label if subject else "",
+                printed=rate.printed,
+                kind="completion",
+            )
+            low_budget = budget.value - budget.half_unit
+            if low_budget <= 0:
+                bad = rate.value != 0
+                yield Check(
+                    **base,
+                    compared_with="the budget is zero: there is no rate of completion (GovBudgetChecker R004)",
+                    expected="0%" if bad else "",
+                    status="inconsistent" if bad else "unverifiable",
+                    stated=rate.value if bad else None,
+                    expected_value=Decimal(0) if bad else None,
+                    tolerance=Decimal(0) if bad else None,
+                )
+                continue
+            values = [final_value / budget.value * 100] + [
+                (f / b) * 100
+                for b in (low_budget, budget.value + budget.half_unit)
+                for f in (final_value - final_half, final_value + final_half)
+            ]
+            expected = values[0]
+            tol = max(abs(v - expected) for v in values) + rate.half_unit
+            cmp = f"决算 / 预算 = {final.printed} / {budget.printed}"
+            yield Check(
+                **base,
+                compared_with=cmp,
+                expected=f"{_fmt(expected)}%",
+                status=_status(rate.value, expected, tol),
+                stated=rate.value,
+                expected_value=expected.quantize(Decimal("0.000001")),
+                tolerance=tol.quantize(Decimal("0.000001")),
+            )
+
+
 def check_claims(doc: Document, previous: Document | None = None, vocabulary: Vocabulary | None = None) -> list[Check]:
     """Every figure of the 情况说明 with its verdict (see the module docstring)."""
     vocab = vocabulary or load_vocabulary()
@@ -632,6 +687,7 @@ def check_claims(doc: Document, previous: Document | None = None, vocabulary: Vo
         if claim.rate is not None:
             out.append(_rate_check(claim, subject.label))
     out.extend(_parts_checks(claims, vocab))
+    out.extend(_completion_checks(doc.prose.sentences, vocab))
     return out
 
 

@@ -334,3 +334,24 @@ def test_cover_and_table_titles_must_name_the_department(sample_document: Docume
     issues = claims.coherence(dataclasses.replace(sample_document, prose=prose))
     assert [(i.kind, i.page) for i in issues] == [("unit-name", 1), ("unit-name", 6)]
     assert all("广州市信访局" in i.message for i in issues)
+
+
+def test_a_final_accounts_completion_rate_is_recomputed(sample_document: Document) -> None:
+    """完成预算的 Z% = 决算 / 预算 × 100 within rounding; a rate against a zero budget is wrong."""
+    import dataclasses
+
+    from budgetkg.model import PageLine
+
+    sentences = (
+        PageLine(20, "“三公”经费财政拨款支出年初预算为 20.50 万元，支出决算为 18.30 万元，完成年初预算的 89.3%。"),
+        PageLine(21, "行政运行（项）。年初预算为 1,560.05 万元，支出决算为 1,511.89 万元，完成预算的 98.9%。"),
+        PageLine(22, "年初预算为0万元，支出决算为307.82万元，完成年初预算的95.89%。"),
+    )
+    doc = dataclasses.replace(sample_document, prose=dataclasses.replace(sample_document.prose, sentences=sentences))
+    done = [c for c in claims.check_claims(doc) if c.kind == "completion"]
+    assert [(c.page, c.subject, c.status) for c in done] == [
+        (20, "“三公”经费", "consistent"),
+        (21, "", "inconsistent"),  # 1511.89 / 1560.05 is 96.9 %
+        (22, "", "inconsistent"),
+    ]
+    assert done[1].expected == "96.91%"
