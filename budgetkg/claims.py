@@ -402,12 +402,23 @@ def _year_row(table: Table, year: int) -> Row | None:
     return by_year or (table.rows[0] if len(table.rows) == 1 else None)
 
 
-def table_figures(doc: Document, subject: Subject) -> list[TableFigure]:
+def table_figures(doc: Document, subject: Subject, year: int | None = None) -> list[TableFigure]:
     """Where the tables print the subject's figure: per row pattern (in the mapping's order),
     the rows of the subject's tables whose label matches, in the preferred column; for a table
-    that prints the parts side by side, the subject's column on its total (or year's) row."""
-    out = []
+    that prints the parts side by side, the subject's column on its total (or year's) row.
+    With `year`: only a side-by-side table's row of that year (last year's figure, printed
+    beside this year's)."""
+    out: list[TableFigure] = []
     for table in _tables_for(doc, subject):
+        if year is not None:
+            row = next((r for r in table.rows if norm(r.label) == f"{year}年"), None)
+            amount = next(
+                (a for p in subject.columns for a in (row.amounts if row else ()) if p.search(a.measure_key)), None
+            )
+            if row is not None and amount is not None:
+                column = f", column “{' / '.join(amount.measure)}”"
+                out.append(TableFigure(amount.value, amount.printed, table.currency_unit, _where(table, row, column)))
+            continue
         for pattern in subject.rows:
             for row in table.rows:
                 if not pattern.fullmatch(_label(row)) or not row.amounts:
@@ -550,21 +561,23 @@ def _change_check(doc: Document, claim: Claim, subject: Subject, previous: Docum
     assert claim.change is not None
     fig = claim.change
     base = dict(page=claim.page, sentence=claim.sentence, subject=subject.label, printed=fig.printed, kind="change")
-    if previous is None:
-        return Check(
-            **base, compared_with="the previous year's document is not in the build", expected="", status="unverifiable"
-        )
-    before = table_figures(previous, subject)
+    if previous is not None:
+        before, source = table_figures(previous, subject), f"{previous.source.name}: "
+    else:  # a table of this document may print last year beside this year (深圳: 2025年 / 2026年 rows)
+        before, source = table_figures(doc, subject, doc.year - 1), ""
     if claim.amount is None or not before:
-        return Check(
-            **base, compared_with=f"{previous.source.name} prints no figure for it", expected="", status="unverifiable"
+        why = (
+            f"{previous.source.name} prints no figure for it"
+            if previous is not None
+            else "the previous year's document is not in the build"
         )
+        return Check(**base, compared_with=why, expected="", status="unverifiable")
     last = before[0]
     expected = claim.amount.value - _in_unit(last.value, last.unit, fig.unit)
     tol = fig.half_unit + claim.amount.half_unit + _in_unit(_half(last.printed), last.unit, fig.unit)
     return Check(
         **base,
-        compared_with=f"{claim.amount.digits} − {previous.source.name}: {last.where} {last.printed}",
+        compared_with=f"{claim.amount.digits} − {source}{last.where} {last.printed}",
         expected=f"{_fmt(expected)}{fig.unit}",
         status=_status(fig.value, expected, tol),
         stated=fig.value,
