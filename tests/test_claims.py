@@ -13,12 +13,12 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import BASE, SAMPLE_TXT, load_script
 
 from budgetkg import claims
 from budgetkg.build import BuildOptions, build
 from budgetkg.model import Document
 from budgetkg.reader import read_document
-from tests.conftest import BASE, SAMPLE_TXT, load_script
 
 REAL = Path(os.environ.get("BUDGETKG_REAL_DOCS", Path(__file__).resolve().parents[2] / "shared" / "samples" / "real"))
 
