@@ -234,13 +234,15 @@ CONFIRMED = {
         "08-sh-tjdsj-2026.pdf",
         "10-sh-pt-czj-2024-js.pdf",
         "13-suz-sjj-2026.pdf",
+        "15-hz-qxj-2026.pdf",
     ],
 )
 def test_real_documents_raise_no_false_alarm(name: str) -> None:
     """02: a Guangzhou budget whose prose agrees with its tables; 07: Shenzhen, whose 三公 table
     prints 2025年 beside 2026年 (the stated change is checked against it); 08: a Shanghai 单位预算
     (三公 by column); 10: a Shanghai 决算 whose empty 政府性基金 / 国有资本经营 tables carry their 说明 (no
-    finding, the note is recognised); 13: Suzhou, whose prose states each 类."""
+    finding, the note is recognised); 13: Suzhou, whose prose states each 类; 15: Hangzhou, whose
+    contents list the group of tables as “2026 年杭州市气象局预算公开表”."""
     doc = read_document(_real(name))
     checks = claims.check_claims(doc)
     assert [c for c in checks if c.status == "inconsistent"] == []
@@ -255,8 +257,10 @@ def test_real_documents_raise_no_false_alarm(name: str) -> None:
         assert {("“三公”经费", "amount"), ("“三公”经费", "change"), ("公务用车运行维护费", "change")} <= consistent
     elif name.startswith("08"):
         assert {("“三公”经费", "amount"), ("公务用车购置费", "amount"), ("“三公”经费", "parts")} <= consistent
-    else:
+    elif name.startswith("13"):
         assert {("一般公共服务支出（类）", "amount"), ("住房保障支出（类）", "amount")} <= consistent
+    else:
+        assert {("“三公”经费", "amount"), ("公务接待费", "amount")} <= consistent
 
 
 # --- against the previous year's document ---------------------------------------------------
