@@ -1054,7 +1054,7 @@ def audit_triples(builder: GraphBuilder, doc: Document) -> Iterator[Triple]:
         yield Triple(node, nn(BK + "budget"), budget)
         yield Triple(node, nn(BK + "sentence"), lit(c.sentence, "zh"))
         yield Triple(node, nn(BK + "page"), typed(c.page, "integer"))
-        yield Triple(node, nn(BK + "printedFigure"), lit(c.printed))
+        yield Triple(node, nn(BK + "printedFigure"), lit(c.printed, "zh"))
         yield Triple(node, nn(BK + "checkKind"), lit(c.kind))
         yield Triple(node, nn(BK + "claimStatus"), lit(c.status))
         if c.subject:
