@@ -7,7 +7,6 @@ in every build and next year's budget links up with this one. See docs/design.md
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from pyoxigraph import Literal, NamedNode, Triple
 
-from budgetkg.mapping import Mappings, load_mappings, normalise_title, squash
+from budgetkg.mapping import Mappings, code_list, load_mappings, normalise_title, squash
 from budgetkg.model import Document, Row, RowKind, Side, Table
 
 ONTOLOGY_DIR = Path(__file__).resolve().parent.parent / "ontology"
@@ -83,33 +82,6 @@ def decimal_literal(value: Decimal) -> Literal:
 
 
 A = nn(RDF + "type")
-
-
-@dataclass(frozen=True)
-class CodeEntry:
-    notation: str
-    label_zh: str
-    label_en: str
-    parent: str
-
-
-@cache
-def code_list(scheme: str) -> dict[str, CodeEntry]:
-    """The national code list shipped in ontology/codelists/ ({functional,economic}.csv)."""
-    path = ONTOLOGY_DIR / "codelists" / f"{scheme}.csv"
-    if not path.exists():
-        return {}
-    out: dict[str, CodeEntry] = {}
-    with path.open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            notation = row["notation"].strip()
-            out[notation] = CodeEntry(
-                notation,
-                row.get("label_zh", "").strip(),
-                row.get("label_en", "").strip(),
-                row.get("parent", "").strip(),
-            )
-    return out
 
 
 @cache
