@@ -18,6 +18,7 @@ MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 CODELISTS_DIR = Path(__file__).resolve().parent.parent / "ontology" / "codelists"
 
 _SPACE = re.compile(r"\s+")
+_BRACKETED_TAIL = re.compile(r"[（(][^（()）]*[)）]$")
 
 
 class MappingError(ValueError):
@@ -173,6 +174,9 @@ class Vocabulary:
         return text
 
     def is_org_name(self, name: str) -> bool:
+        """An organisation's name by its ending (…医院, …中心, …局); a bracketed alias after it
+        is set aside (广州医科大学附属第四医院（广州市增城区人民医院）)."""
+        name = _BRACKETED_TAIL.sub("", squash(name)) or name
         return name.endswith(self.org_suffixes) and not name.endswith(self.not_org_endings)
 
     def own(self, name: str) -> str:

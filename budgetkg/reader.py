@@ -581,7 +581,14 @@ def _by_unit(
     kind: TableKind | None,
 ) -> list[Row]:
     """合计, then per unit a subtotal row followed by its categories or projects; lines
-    indented under a category (基本工资 under 工资福利支出) are items of it, not categories."""
+    indented under a category (基本工资 under 工资福利支出) are items of it, not categories.
+
+    Named heuristic *unit rows by indentation*: where the rows are indented, a row at the
+    outermost indentation whose next row is indented deeper heads a unit when its name is an
+    organisation's (or a known unit's) — even when text wraps beside it (Guangzhou 卫生健康委's
+    hospitals, whose 绩效目标 column carries their projects' wrapped text, p.40–111); a deeper
+    row is never a unit."""
+    vocabulary = mappings.vocabulary
     amount_cols = [i for i, r in enumerate(roles) if r == "amount"]
     label_col = roles.index("label") if "label" in roles else 0
     text_cols = [i for i, r in enumerate(roles) if r == "text"]
@@ -590,18 +597,30 @@ def _by_unit(
     unit = department
     child_indent: int | None = None
     category: str | None = None
-    for index, raw_row in enumerate(raw.rows, start=1):
+    listed = [
+        (index, raw_row)
+        for index, raw_row in enumerate(raw.rows, start=1)
+        if label_col < len(raw_row.cells) and raw_row.cells[label_col].strip() and not _repeated_header(raw, raw_row)
+    ]
+    indents = [_indent(r.cells[label_col]) for _, r in listed if not vocabulary.is_total(r.cells[label_col])]
+    outer = min(indents, default=0)
+    indented = any(i > outer for i in indents)
+    for position, (index, raw_row) in enumerate(listed):
         cells = raw_row.cells
         label = cells[label_col].strip()
-        if not label:
-            continue
+        following = listed[position + 1][1].cells[label_col] if position + 1 < len(listed) else ""
+        heads = indented and _indent(cells[label_col]) == outer and _indent(following) > outer
         texts = _texts(raw, cells, text_cols)
         name = squash(label)
         row_kind: RowKind = child
         parent: str | None = unit
         if mappings.vocabulary.is_total(name):
             row_kind, parent = RowKind.TOTAL, None
-        elif _is_unit(name, known_units, bool(texts), child, mappings.vocabulary):
+        elif (
+            heads and (name in known_units or vocabulary.is_org_name(name))
+            or not (indented and _indent(cells[label_col]) > outer)
+            and _is_unit(name, known_units, bool(texts), child, vocabulary)
+        ):
             row_kind, parent, unit, child_indent = RowKind.UNIT, None, name, None
         elif child_indent is None or _indent(cells[label_col]) <= child_indent:
             child_indent, category = _indent(cells[label_col]), label
@@ -622,6 +641,14 @@ def _by_unit(
             )
         )
     return rows
+
+
+def _repeated_header(raw: RawTable, row: RawRow) -> bool:
+    """A header printed again over a continuation page and read as a row (支出项目类别（资金
+    使用单位） | 总计 …, Guangzhou 卫生健康委 p.41–113): most of its cells are its columns' labels."""
+    cells = [(squash(c), raw.header[i]) for i, c in enumerate(row.cells) if c.strip() and i < len(raw.header)]
+    same = sum(1 for c, path in cells if c in {squash(p) for p in path})
+    return len(cells) >= 2 and same >= 0.5 * len(cells)
 
 
 def _is_unit(name: str, known: set[str], has_text: bool, child: RowKind, vocabulary: Vocabulary) -> bool:
