@@ -36,6 +36,7 @@ CODE_CELL = re.compile(r"^(\d{3}(?:\d{2}){0,2})(?!\d)")  # a classification code
 SPLIT_CODE_CELL = re.compile(r"^(\d{2,3})(?!\d)")  # one level of split 类/款/项 columns
 ANY_CODE_CELL = re.compile(r"^(\d{3}(?:\d{2}){0,2}|\d{2})(?!\d)")
 CODE_NAME = re.compile(r"^(\d{3}(?:\d{2}){0,2})\s*[-－—–:：]\s*(\S.*)$|^(\d{3}(?:\d{2}){0,2})\s+(\S.*)$")
+COLUMN_NUMBER_MARKS = {"**", "*", "栏次", "行次", "栏号", "甲", "乙", "丙"}
 CURRENCY_MULTIPLIER = {"元": 0, "千元": 3, "万元": 4, "亿元": 8}
 
 
@@ -412,8 +413,13 @@ def _listed(
     printed: list[str] = []  # split 类/款/项 columns: the last value printed in each
     unit = department
     pending: str | None = None  # a code printed on a line of its own
+    heads = _heads_units(raw, unit_col)
+    kept = 0
     for index, raw_row in enumerate(raw.rows, start=1):
         cells = raw_row.cells
+        if _column_numbers(cells) or _repeated_header(raw, raw_row):
+            continue
+        kept += 1
         label = cells[label_col].strip() if label_col is not None and label_col < len(cells) else ""
         code = _code_from_columns([cells[i] for i in code_cols if i < len(cells)], printed) if code_cols else None
         if code is None:
@@ -435,14 +441,16 @@ def _listed(
             label = cells[unit_col].strip() if unit_col is not None else label
         if not label and code is None and not any(i < len(cells) and cells[i] for i in amount_cols):
             continue
-        if vocabulary.is_total(label) or (not label and code is None and unit_col is None and index == 1):
+        if vocabulary.is_total(label) or (not label and code is None and unit_col is None and kept == 1):
             row_kind = RowKind.TOTAL
+        elif unit_row and index in heads:
+            row_kind = RowKind.TOTAL  # the department over its indented units restates the total
         elif unit_row:
             row_kind = RowKind.UNIT
         elif code:
             row_kind = RowKind.CLASS
-        elif project_rows:
-            row_kind = RowKind.PROJECT
+        elif project_rows and (not amount_cols or any(_printed(cells, i) for i in amount_cols)):
+            row_kind = RowKind.PROJECT  # a project carries money: a 绩效指标 line (产出指标) does not
         else:
             row_kind = RowKind.ITEM
         rows.append(
@@ -459,6 +467,34 @@ def _listed(
             )
         )
     return rows
+
+
+def _heads_units(raw: RawTable, unit_col: int | None) -> set[int]:
+    """Rows (1-based) whose unit cell heads the indented unit cells after it: Hangzhou prints
+    its department (杭州市气象局) over its units, itself again among them, indented (p.16)."""
+    if unit_col is None:
+        return set()
+    named = [(i, r.cells[unit_col]) for i, r in enumerate(raw.rows, start=1) if unit_col < len(r.cells)]
+    named = [(i, c) for i, c in named if c.strip() and not _column_numbers(raw.rows[i - 1].cells)]
+    return {i for (i, c), (_, d) in zip(named, named[1:], strict=False) if _indent(d) > _indent(c)}
+
+
+def _column_numbers(cells: tuple[str, ...]) -> bool:
+    """A row of column numbers under the header (栏次 / ** / 1 2 3 …, Changsha, Hangzhou): its
+    figures are 1, 2, 3 … in order, everything else a marker. Never data."""
+    figures = [squash(c) for c in cells if squash(c) and squash(c) not in COLUMN_NUMBER_MARKS]
+    markers = [c for c in cells if squash(c) in COLUMN_NUMBER_MARKS]
+    if len(figures) < 3 and not (figures and markers):
+        return False
+    return all(f.isdigit() for f in figures) and [int(f) for f in figures] == list(
+        range(int(figures[0]), int(figures[0]) + len(figures))
+    ) and int(figures[0]) <= 1 + len(markers)
+
+
+def _printed(cells: tuple[str, ...], i: int) -> bool:
+    """The cell prints an amount (not blank, not a dash)."""
+    parsed = parse_amount(cells[i]) if i < len(cells) else None
+    return parsed is not None and not parsed[1]
 
 
 def _texts(raw: RawTable, cells: tuple[str, ...], columns: list[int]) -> tuple[tuple[str, str], ...]:
@@ -519,7 +555,11 @@ def _two_sided(raw: RawTable, roles: list[str], mappings: Mappings, department: 
     rows: list[Row] = []
     index = 0
     for side, label_col, amount_cols in sides:
-        listed = [r for r in raw.rows if 0 <= label_col < len(r.cells) and r.cells[label_col].strip()]
+        listed = [
+            r
+            for r in raw.rows
+            if 0 <= label_col < len(r.cells) and r.cells[label_col].strip() and not _column_numbers(r.cells)
+        ]
         parents = _parents([r.cells[label_col] for r in listed], mappings.vocabulary)
         for raw_row, parent in zip(listed, parents, strict=True):
             label = raw_row.cells[label_col].strip()
@@ -600,7 +640,10 @@ def _by_unit(
     listed = [
         (index, raw_row)
         for index, raw_row in enumerate(raw.rows, start=1)
-        if label_col < len(raw_row.cells) and raw_row.cells[label_col].strip() and not _repeated_header(raw, raw_row)
+        if label_col < len(raw_row.cells)
+        and raw_row.cells[label_col].strip()
+        and not _repeated_header(raw, raw_row)
+        and not _column_numbers(raw_row.cells)
     ]
     indents = [_indent(r.cells[label_col]) for _, r in listed if not vocabulary.is_total(r.cells[label_col])]
     outer = min(indents, default=0)
