@@ -449,7 +449,7 @@ def _listed(
             row_kind = RowKind.UNIT
         elif code:
             row_kind = RowKind.CLASS
-        elif project_rows and (not amount_cols or any(_printed(cells, i) for i in amount_cols)):
+        elif project_rows and any(_printed(cells, i) for i in amount_cols):
             row_kind = RowKind.PROJECT  # a project carries money: a 绩效指标 line (产出指标) does not
         else:
             row_kind = RowKind.ITEM
@@ -626,8 +626,10 @@ def _by_unit(
     Named heuristic *unit rows by indentation*: where the rows are indented, a row at the
     outermost indentation whose next row is indented deeper heads a unit when its name is an
     organisation's (or a known unit's) — even when text wraps beside it (Guangzhou 卫生健康委's
-    hospitals, whose 绩效目标 column carries their projects' wrapped text, p.40–111); a deeper
-    row is never a unit."""
+    hospitals, whose 绩效目标 column carries their projects' wrapped text, p.40–111); once one
+    such row is a unit, the outermost level is the units' level and every row heading deeper
+    rows there is a unit, whatever its name (中共广州市委讲师团 among 宣传部's units, p.18);
+    a deeper row is never a unit."""
     vocabulary = mappings.vocabulary
     amount_cols = [i for i, r in enumerate(roles) if r == "amount"]
     label_col = roles.index("label") if "label" in roles else 0
@@ -648,11 +650,20 @@ def _by_unit(
     indents = [_indent(r.cells[label_col]) for _, r in listed if not vocabulary.is_total(r.cells[label_col])]
     outer = min(indents, default=0)
     indented = any(i > outer for i in indents)
+    heading = [
+        indented
+        and _indent(r.cells[label_col]) == outer
+        and position + 1 < len(listed)
+        and _indent(listed[position + 1][1].cells[label_col]) > outer
+        and not vocabulary.is_total(r.cells[label_col])
+        for position, (_, r) in enumerate(listed)
+    ]
+    names = [squash(r.cells[label_col]) for _, r in listed]
+    unit_level = any(h and (n in known_units or vocabulary.is_org_name(n)) for h, n in zip(heading, names, strict=True))
     for position, (index, raw_row) in enumerate(listed):
         cells = raw_row.cells
         label = cells[label_col].strip()
-        following = listed[position + 1][1].cells[label_col] if position + 1 < len(listed) else ""
-        heads = indented and _indent(cells[label_col]) == outer and _indent(following) > outer
+        heads = heading[position]
         texts = _texts(raw, cells, text_cols)
         name = squash(label)
         row_kind: RowKind = child
@@ -660,7 +671,7 @@ def _by_unit(
         if mappings.vocabulary.is_total(name):
             row_kind, parent = RowKind.TOTAL, None
         elif (
-            heads and (name in known_units or vocabulary.is_org_name(name))
+            heads and (unit_level or name in known_units or vocabulary.is_org_name(name))
             or not (indented and _indent(cells[label_col]) > outer)
             and _is_unit(name, known_units, bool(texts), child, vocabulary)
         ):
