@@ -529,49 +529,64 @@ def _code_from_columns(values: list[str], printed: list[str]) -> str | None:
 
 
 def _two_sided(raw: RawTable, roles: list[str], mappings: Mappings, department: str) -> list[Row]:
-    """收入 | 支出 side by side: read as two lists of label/amount rows. A line that breaks down
-    the one above it (1.一般公共预算拨款 under 一、财政拨款; an indented 款 under its 类) is a
-    sub-item: its parent_label names that line."""
-    sides: list[tuple[Side, int, list[int]]] = []
+    """收入 | 支出 side by side: read as lists of label/amount rows, one per pane. A line that
+    breaks down the one above it (1.一般公共预算拨款 under 一、财政拨款; an indented 款 under
+    its 类) is a sub-item: its parent_label names that line.
+
+    Named heuristic *panes of a side*: a side may print several breakdowns side by side
+    (Jiangsu p.1: 支出 by 功能分类 and by 支出用途, each with its 项目名称 and 金额): every name
+    column of a side starts a pane of its own, read with the amount columns after it. A side's
+    total printed across its panes (当年支出小计 … 支出合计, its label in the first pane's amount
+    column) is read once, with the amounts printed on its line."""
+    vocabulary = mappings.vocabulary
+    panes: list[tuple[Side, int, list[int]]] = []
     for i, path in enumerate(raw.header):
         top = path[0] if path else ""
         side = Side.INCOME if "收入" in top else Side.EXPENDITURE if "支出" in top else None
         if side is None:
             continue
-        entry = next((s for s in sides if s[0] is side), None)
-        if roles[i] == "amount":
-            if entry is None:
-                entry = (side, -1, [])
-                sides.append(entry)
-            entry[2].append(i)
-        elif entry is None:
-            sides.append((side, i, []))
-    if not sides:  # no 收入/支出 parents: split the columns in half
+        leaf = path[-1] if path else ""
+        current = panes[-1] if panes and panes[-1][0] is side else None
+        names = roles[i] != "amount" and (vocabulary.is_text_header(leaf) or current is None)
+        if names and (current is None or current[2] or current[1] < 0):
+            panes.append((side, i, []))
+        elif current is None:
+            panes.append((side, -1, [i]))
+        elif roles[i] == "amount" or not vocabulary.is_text_header(leaf):
+            current[2].append(i)
+    if not panes:  # no 收入/支出 parents: split the columns in half
         half = len(raw.header) // 2
-        sides = [
+        panes = [
             (Side.INCOME, 0, [i for i in range(1, half) if roles[i] == "amount"]),
             (Side.EXPENDITURE, half, [i for i in range(half + 1, len(roles)) if roles[i] == "amount"]),
         ]
     rows: list[Row] = []
     index = 0
-    for side, label_col, amount_cols in sides:
-        listed = [
-            r
-            for r in raw.rows
-            if 0 <= label_col < len(r.cells) and r.cells[label_col].strip() and not _column_numbers(r.cells)
-        ]
-        parents = _parents([r.cells[label_col] for r in listed], mappings.vocabulary)
-        for raw_row, parent in zip(listed, parents, strict=True):
-            label = raw_row.cells[label_col].strip()
+    for number, (side, label_col, amount_cols) in enumerate(panes):
+        later = [c for s, _, cols in panes[number + 1 :] if s is side for c in cols]
+        listed: list[tuple[RawRow, str, list[int]]] = []
+        for r in raw.rows:
+            if _column_numbers(r.cells):
+                continue
+            label = r.cells[label_col] if 0 <= label_col < len(r.cells) else ""
+            if label.strip():
+                listed.append((r, label, amount_cols))
+                continue
+            spanning = [r.cells[i] for i in amount_cols if i < len(r.cells) and r.cells[i].strip()]
+            if later and len(spanning) == 1 and parse_amount(spanning[0]) is None:
+                listed.append((r, spanning[0], later))
+        parents = _parents([label for _, label, _ in listed], vocabulary)  # indentation counts
+        for (raw_row, printed, cols), parent in zip(listed, parents, strict=True):
+            label = printed.strip()
             index += 1
             rows.append(
                 Row(
-                    kind=RowKind.TOTAL if mappings.vocabulary.is_total(label) else RowKind.ITEM,
+                    kind=RowKind.TOTAL if vocabulary.is_total(label) else RowKind.ITEM,
                     label=label,
                     code=None,
                     unit=department,
-                    amounts=tuple(_amounts(raw_row.cells, amount_cols, raw.header, mappings)),
-                    problems=tuple(_unreadable(raw_row.cells, amount_cols, raw.header)),
+                    amounts=tuple(_amounts(raw_row.cells, cols, raw.header, mappings)),
+                    problems=tuple(_unreadable(raw_row.cells, cols, raw.header)),
                     pages=raw_row.pages,
                     index=index,
                     side=side,
