@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLE_PDF
 
-from budgetkg.mapping import MAPPINGS_DIR, MappingError, load_mappings
+from budgetkg.mapping import MAPPINGS_DIR, MappingError, load_mappings, squash
 from budgetkg.model import Document, InputError, PageText, RowKind
-from budgetkg.pdf import read_pdf
+from budgetkg.pdf import read_pages, read_pdf, source_file
 from budgetkg.reader import document_from_pages
 
 REPO = Path(__file__).resolve().parents[1]
@@ -203,3 +203,61 @@ def test_a_layout_added_by_mapping_alone(tmp_path: Path, sample_pages: tuple) ->
     assert [r.label for r in table.rows] == [r.label for r in unread[0].rows] and table.rows
     assert any(r.kind is RowKind.TOTAL or r.amounts for r in table.rows)
     assert not any("no table kind fits" in w for w in with_kind.warnings)
+
+
+# --- structure -------------------------------------------------------------------------------
+
+
+def _rows(doc: Document, number: int):
+    return [r for t in doc.tables if t.number == number for r in t.rows]
+
+
+def test_three_panes_of_a_two_sided_summary(real: dict[str, Document]) -> None:
+    # Jiangsu p.1: 收入 | 支出 by 功能分类 | 支出 by 支出用途, each pane its names and amounts
+    rows = {(r.side.value, r.label): r for r in _rows(real["11-js-swbgt-2019"], 1)}
+    printed = {k: r.amounts[0].printed for k, r in rows.items() if r.amounts}
+    assert printed["expenditure", "一、一般公共服务支出"] == "22,395.50"  # not 一、基本支出's 11,700.63
+    assert printed["expenditure", "十八、住房保障支出"] == "3,894.09"
+    assert printed["expenditure", "一、基本支出"] == "11,700.63"
+    assert printed["expenditure", "二、项目支出"] == "13,025.38"
+    # the side's total printed across both expenditure panes is read once
+    assert [k for k in rows if k[1] == "支出合计"] == [("expenditure", "支出合计")]
+    assert printed["expenditure", "支出合计"] == "27,664.22" and printed["income", "收入合计"] == "27,664.22"
+
+
+def test_column_number_rows_are_never_data(real: dict[str, Document]) -> None:
+    # Changsha and Hangzhou print 1 2 3 … (under ** or 栏次) below the header
+    for name in ("14-cs-xfj-2026", "15-hz-qxj-2026", "13-suz-sjj-2026"):
+        for table in real[name].tables:
+            for row in table.rows:
+                assert squash(row.label) not in {"**", "栏次"}, (name, table.title, row.label)
+                assert not (row.amounts and [a.printed for a in row.amounts][:3] == ["1", "2", "3"]), (name, row)
+
+
+def test_a_department_over_its_indented_units_restates_the_total(real: dict[str, Document]) -> None:
+    # Hangzhou p.16: 合计, 杭州市气象局 (= 合计), then its units indented, itself among them
+    rows = _rows(real["15-hz-qxj-2026"], 2)
+    assert [(r.kind, r.label) for r in rows] == [
+        (RowKind.TOTAL, "合计"),
+        (RowKind.TOTAL, "杭州市气象局"),
+        (RowKind.UNIT, "杭州市气象局"),
+        (RowKind.UNIT, "杭州市气象服务中心（杭州市预警信息发布中心）"),
+    ]
+
+
+def test_unit_rows_by_indentation_not_by_name_or_wrapped_text(real_dir: Path) -> None:
+    """Guangzhou 卫生健康委 p.40–45: hospitals are unit rows although 绩效目标 text wraps beside
+    them; the repeated header (支出项目类别（资金使用单位）) over each page is no row."""
+    path = real_dir / "06-gz-wjw-2026.pdf"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    pages = read_pages(path, [1, 31, *range(40, 46)])  # the cover, the table's title page, hospitals
+    doc = document_from_pages(source_file(path, pages), pages)
+    rows = _rows(doc, 12)
+    kinds = {r.label: r.kind for r in rows}
+    for hospital in ("广州血液中心", "广州市第一人民医院"):
+        assert kinds[hospital] is RowKind.UNIT
+    assert kinds["机构运行辅助经费"] is RowKind.PROJECT
+    assert not any(r.label.startswith("支出项目类别") for r in rows)
+    first = {r.unit for r in rows if r.label == "医疗业务支出" and r.amounts[0].printed == "208,290.58"}
+    assert first == {"广州市第一人民医院"}
