@@ -265,7 +265,8 @@ def _is_notation(cell: str) -> bool:
 
 def _row_evidence(raw: RawTable, roles: list[str], vocabulary: Vocabulary) -> tuple[list[str], list[str]]:
     """The codes and the row labels of a table, for recognising its kind before it is read."""
-    code_cols = [i for i, r in enumerate(roles) if r == "code"]
+    groups = _code_groups(raw, [i for i, r in enumerate(roles) if r == "code"], vocabulary, None)
+    code_cols = groups[0] if groups else []
     label_cols = [i for i, r in enumerate(roles) if r in {"label", "text"}]
     codes: list[str] = []
     labels: list[str] = []
@@ -409,6 +410,9 @@ def _listed(
     unit_col = roles.index("unit") if "unit" in roles else None
     text_cols = [i for i, r in enumerate(roles) if r == "text"]
     project_rows = kind is not None and kind.child_kind == "project"
+    groups = _code_groups(raw, code_cols, vocabulary, kind.scheme if kind else None)
+    code_cols = groups[0] if groups else []
+    others = [(raw.header[g[0]][-1] if raw.header[g[0]] else "", g, []) for g in groups[1:]]
     rows: list[Row] = []
     printed: list[str] = []  # split 类/款/项 columns: the last value printed in each
     unit = department
@@ -430,6 +434,11 @@ def _listed(
         if pending and code is None and label:
             code = pending
         pending = None
+        second = tuple(
+            (name, other)
+            for name, group, seen in others
+            if (other := _code_from_columns([cells[i] for i in group if i < len(cells)], seen))
+        )
         unit_row = False
         unit_cell = squash(cells[unit_col]) if unit_col is not None and unit_col < len(cells) else ""
         if unit_cell and not vocabulary.is_total(unit_cell):
@@ -463,10 +472,39 @@ def _listed(
                 problems=tuple(_unreadable(cells, amount_cols, raw.header)),
                 pages=raw_row.pages,
                 index=index,
-                texts=_texts(raw, cells, text_cols),
+                texts=second + _texts(raw, cells, text_cols),
             )
         )
     return rows
+
+
+def _code_groups(
+    raw: RawTable, code_cols: list[int], vocabulary: Vocabulary, scheme: str | None
+) -> list[list[int]]:
+    """The classifications a table codes its rows in: adjacent split 类/款/项 columns are one,
+    any other code column one of its own (功能科目编码 and 经济科目编码 on one row). The first
+    is the row's code — or the first in the table kind's scheme; the others become texts of
+    the row under their column's label, so no code is lost or mixed into another scheme."""
+    groups: list[list[int]] = []
+    for i in code_cols:
+        split = any(squash(p) in vocabulary.code_labels for p in raw.header[i])
+        previous = groups[-1] if groups else None
+        if split and previous and previous[-1] == i - 1 and any(
+            squash(p) in vocabulary.code_labels for p in raw.header[previous[-1]]
+        ):
+            previous.append(i)
+        else:
+            groups.append([i])
+    if scheme and len(groups) > 1:
+        groups.sort(key=lambda group: not _in_scheme(raw, group, scheme))
+    return groups
+
+
+def _in_scheme(raw: RawTable, group: list[int], scheme: str) -> bool:
+    """The codes of these columns are of `scheme` (those whose scheme is known)."""
+    codes = [_code_from_columns([r.cells[i] for i in group if i < len(r.cells)], []) for r in raw.rows]
+    schemes = {code_scheme(c) for c in codes if c} - {None}
+    return schemes == {scheme}
 
 
 def _heads_units(raw: RawTable, unit_col: int | None) -> set[int]:

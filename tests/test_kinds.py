@@ -262,3 +262,45 @@ def test_unit_rows_by_indentation_not_by_name_or_wrapped_text(real_dir: Path) ->
     units = {r.label: r.unit for r in rows if r.kind is RowKind.PROJECT}
     assert units["医疗业务用房办公家具及设备购置"] == "广州市第一人民医院"
     assert {r.unit for r in rows if r.label == "医疗业务支出"} == {"广州市胸科医院"}
+
+
+def test_code_name_cells_and_two_classifications_on_one_row() -> None:
+    """Layouts not among the fifteen but printed elsewhere: a code joined to its name by a dash
+    (2010801-行政运行), and a 功能 and an 经济 code column on one row — each code kept in its
+    own classification, none read as an amount."""
+    from budgetkg.model import RawRow, RawTable
+    from budgetkg.reader import interpret
+
+    mappings = load_mappings()
+    dash = RawTable(
+        title="一般公共预算支出表",
+        header=(("科目",), ("合计",)),
+        rows=tuple(
+            RawRow(c, (1,))
+            for c in (("合计", "10.00"), ("201-一般公共服务支出", "10.00"), ("2010801-行政运行", "10.00"))
+        ),
+        pages=(1,),
+        currency_unit="万元",
+        unit_name=None,
+    )
+    table = interpret(dash, mappings.by_kind("general-budget-functional"), mappings, "某局", {"某局"}, "万元")
+    assert [(r.code, r.label) for r in table.rows] == [
+        (None, "合计"),
+        ("201", "一般公共服务支出"),
+        ("2010801", "行政运行"),
+    ]
+    both = RawTable(
+        title="项目支出表",
+        header=(("功能科目编码",), ("经济科目编码",), ("项目名称",), ("金额",)),
+        rows=(
+            RawRow(("", "", "合计", "5.00"), (1,)),
+            RawRow(("2010801", "30201", "办公经费", "5.00"), (1,)),
+        ),
+        pages=(1,),
+        currency_unit="万元",
+        unit_name=None,
+    )
+    table = interpret(both, mappings.by_kind("general-budget-functional"), mappings, "某局", {"某局"}, "万元")
+    row = table.rows[1]
+    assert row.code == "2010801" and ("经济科目编码", "30201") in row.texts
+    assert [a.measure for a in row.amounts] == [("金额",)]
