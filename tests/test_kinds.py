@@ -304,3 +304,24 @@ def test_code_name_cells_and_two_classifications_on_one_row() -> None:
     row = table.rows[1]
     assert row.code == "2010801" and ("经济科目编码", "30201") in row.texts
     assert [a.measure for a in row.amounts] == [("金额",)]
+
+
+def test_the_units_level_takes_units_whatever_their_name(real_dir: Path) -> None:
+    """Guangzhou 宣传部 p.18: 中共广州市委讲师团 (no organisation ending) is a unit among units,
+    so 工资福利支出 below it is its category, not an item of 广州市国防教育中心."""
+    path = real_dir / "03-gz-swxcb-2026.pdf"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    pages = read_pages(path, [1, 18])
+    doc = document_from_pages(source_file(path, pages), pages)
+    rows = _rows(doc, 11)
+    units = [r.label for r in rows if r.kind is RowKind.UNIT]
+    assert "中共广州市委讲师团" in units and len(units) == 4
+    assert not any(r.kind is RowKind.ITEM for r in rows)
+
+
+def test_a_project_carries_money(real: dict[str, Document]) -> None:
+    # central government p.30–32: one 绩效目标表 per project; its 产出指标 lines are no projects
+    rows = _rows(real["12-cn-gjxfj-2026"], 20)
+    assert rows and not any(r.kind is RowKind.PROJECT and not any(not a.blank for a in r.amounts) for r in rows)
+    assert not any(r.kind is RowKind.PROJECT and "指标" in r.label for r in rows)
