@@ -1,16 +1,23 @@
 """Decide, before anything is evaluated, whether a SPARQL request may run on a read-only server.
 
-Two layers, because a tokenizer alone can be fooled where ``<`` is ambiguous (IRI or
-less-than) and a parser alone may reject valid queries:
+This is the friendly layer: it answers updates, ``LOAD`` and ``SERVICE`` with a 403 and a
+message at once. It is not what keeps federation out. A text guard is a second parser beside
+the engine's, and two parsers can disagree about where a string ends: issue #12's bypass
+(``VALUES ?v { "A\\u005C" } SERVICE <…> { } #"``) was a guard that applied SPARQL's ``\\u``
+escapes over the whole query while Oxigraph applies them only inside strings and IRIs. What
+makes ``SERVICE`` harmless is :mod:`budgetkg.serve.sandbox`: the worker that evaluates a query
+cannot open a network socket at all.
 
-* :func:`classify` is a fast tokenizer (strings, comments and IRIs skipped) used by the HTTP
-  process to answer updates, ``LOAD`` and visible ``SERVICE`` clauses with 403 at once.
-* :func:`check` is the authoritative check run by the query worker before evaluation. A query
-  whose text does not contain the letters ``service`` (case-insensitive) cannot contain the
-  keyword, because Oxigraph does not process ``\\u`` escapes outside string literals; any
-  other query is parsed with rdflib's SPARQL grammar and refused if its tree has a
-  ``ServiceGraphPattern`` or the tokenizer saw the keyword. If it cannot be parsed it is
-  refused, because it could not be verified.
+Still, the guard should not be fooled where it can help it, so :func:`classify` tokenizes the
+text both ways — as written (Oxigraph's reading) and with the codepoint escapes applied first
+(the SPARQL 1.1 specification's reading, section 19.2) — and reports a keyword seen in either.
+
+* :func:`refuse_early` runs in the HTTP process on every request.
+* :func:`check` runs in the query worker before evaluation: the same, plus, for a query that
+  contains the letters ``service`` at all, rdflib's parse tree must show no
+  ``ServiceGraphPattern``; a query that cannot be parsed there is refused, not guessed at.
+  ``strict`` (used when the worker could not be sandboxed) refuses any query whose text, read
+  either way, contains ``service``.
 """
 
 from __future__ import annotations
@@ -85,10 +92,14 @@ def unescape(text: str) -> str:
     return _ESCAPE.sub(repl, text)
 
 
-def tokens(text: str) -> list[tuple[str, str]]:
-    """Split SPARQL text into (kind, text) tokens; whitespace and comments dropped."""
+def tokens(text: str, escapes: bool = True) -> list[tuple[str, str]]:
+    """Split SPARQL text into (kind, text) tokens; whitespace and comments dropped.
+
+    ``escapes``: apply the codepoint escapes before tokenizing (the specification's order);
+    without, the text is read as Oxigraph reads it (escapes only count inside strings/IRIs).
+    """
     out: list[tuple[str, str]] = []
-    for m in _TOKEN.finditer(unescape(text)):
+    for m in _TOKEN.finditer(unescape(text) if escapes else text):
         kind = m.lastgroup or "punct"
         if kind in ("ws", "comment"):
             continue
@@ -113,9 +124,14 @@ class QueryInfo:
 
 
 def classify(text: str) -> QueryInfo:
-    """Find the operation form and the bare keywords of a SPARQL request (tokenizer only)."""
+    """Find the operation form and the bare keywords of a SPARQL request (tokenizer only).
+
+    Keywords are collected from both readings of the text (with and without codepoint escapes
+    applied first), so a keyword hidden from one reading is seen by the other.
+    """
+    raw = tokens(text, escapes=False)
     toks = tokens(text)
-    words = frozenset(t.upper() for k, t in toks if k == "word")
+    words = frozenset(t.upper() for k, t in toks + raw if k == "word")
     form: str | None = None
     i = 0
     while i < len(toks):
@@ -165,11 +181,22 @@ def _parse_tree_names(text: str) -> set[str]:
     return names
 
 
-def check(text: str) -> None:
-    """Authoritative safety check, run before evaluation; raises :class:`Refused`."""
+def mentions_service(text: str) -> bool:
+    """Whether the letters ``service`` occur anywhere, read with or without escapes applied."""
+    return "service" in text.lower() or "service" in unescape(text).lower()
+
+
+def check(text: str, strict: bool = False) -> None:
+    """The worker's check before evaluation; raises :class:`Refused`."""
     info = refuse_early(text)
-    if "service" not in text.lower():
+    if not mentions_service(text):
         return
+    if strict:
+        raise Refused(
+            403,
+            SERVICE_MESSAGE + " (This server could not sandbox its query workers, so any query that "
+            "mentions 'service' is refused.)",
+        )
     if info.has_service:  # pragma: no cover - refuse_early already raised
         raise Refused(403, SERVICE_MESSAGE)
     try:

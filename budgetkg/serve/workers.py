@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from budgetkg.processes import die_with_parent
+from budgetkg.serve import sandbox
 from budgetkg.serve.execute import Job, Outcome, run_job
 
 log = logging.getLogger("budgetkg.serve")
@@ -48,6 +49,7 @@ def _worker_main(conn: Connection, store_path: str, memory_mb: int | None) -> No
     """Body of a worker process: open the store read-only, then answer jobs forever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
     _die_with_parent()
+    confinement = sandbox.confine()  # before any query: no network sockets, ever (SERVICE/SSRF)
     if memory_mb:
         import resource
 
@@ -61,14 +63,14 @@ def _worker_main(conn: Connection, store_path: str, memory_mb: int | None) -> No
     except OSError as exc:
         conn.send(("failed", f"cannot open store {store_path}: {exc}"))
         return
-    conn.send(("ready", os.getpid()))
+    conn.send(("ready", os.getpid(), confinement.reason))
     while True:
         try:
             job = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            outcome = run_job(store, job)
+            outcome = run_job(store, job, sandboxed=confinement.network_blocked)
         except MemoryError:
             outcome = Outcome(status=503, message="The query needed more memory than allowed.")
         conn.send(outcome)
@@ -118,6 +120,7 @@ class QueryPool:
         self._closing = False
         self._spawning: set[asyncio.Task[None]] = set()
         self.restarts = 0
+        self._warned_unsandboxed = False
 
     @property
     def pids(self) -> list[int]:
@@ -142,6 +145,11 @@ class QueryPool:
         if ready[0] != "ready":
             worker.kill()
             return str(ready[1])
+        if ready[2] and not self._warned_unsandboxed:
+            self._warned_unsandboxed = True
+            log.warning(
+                "query workers are not sandboxed (%s): every query mentioning 'service' is refused instead", ready[2]
+            )
         if self._closing:
             worker.kill()
             return None
