@@ -325,3 +325,38 @@ def test_a_project_carries_money(real: dict[str, Document]) -> None:
     rows = _rows(real["12-cn-gjxfj-2026"], 20)
     assert rows and not any(r.kind is RowKind.PROJECT and not any(not a.blank for a in r.amounts) for r in rows)
     assert not any(r.kind is RowKind.PROJECT and "指标" in r.label for r in rows)
+
+
+TITLE_VARIANTS = {
+    # wordings of other provinces' templates (numbering, owners, 预算/明细 suffixes), by title alone
+    "附表1 2025年区级部门收支预算总表": 1,
+    "表一 部门收入预算表": 2,
+    "预算03表 部门支出预算表": 3,
+    "财政拨款收支预算表": 4,
+    "一般公共预算拨款支出预算表": 5,
+    "一般公共预算基本支出经济分类表": 6,
+    "2025年一般公共预算“三公”经费支出预算表": 7,
+    "政府性基金预算支出预算表": 8,
+    "国有资本经营预算支出表": 9,
+    "一般公共预算财政拨款项目支出表": 10,
+    "基本支出预算明细表": 11,
+    "项目支出预算明细表": 12,
+    "部门项目支出绩效目标表": 20,
+    "部门整体绩效目标表": 21,
+    "政府采购预算明细表": 19,
+    "机关运行经费预算表": 18,
+    "市本级部门预算公开目录": 0,
+}
+
+
+def test_title_variants_by_their_words() -> None:
+    from budgetkg.kinds import recognise
+    from budgetkg.model import RawTable
+
+    mappings = load_mappings()
+    found = {}
+    for title in TITLE_VARIANTS:
+        kind = recognise(RawTable(title, (), (), (1,), None, None), [], [], mappings).kind
+        found[title] = kind.number if kind else 0
+    assert found == TITLE_VARIANTS
+    assert mappings.vocabulary.normalise("附表1 2025年区级部门收支预算总表") == "区级部门收支预算总表"
