@@ -27,7 +27,7 @@ class Recognition:
     kind: TableKind | None
     score: int
     scheme: str | None  # the classification the rows are coded (or named) in
-    runner_up: str | None = None
+    runner_up: str | None = None  # the next best kind; for a table not recognised, the closest
 
 
 def code_scheme(code: str) -> str | None:

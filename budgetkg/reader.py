@@ -74,7 +74,10 @@ def document_from_pages(source: SourceFile, pages: list[PageText], mappings: Map
         codes, labels = _row_evidence(raw, roles, vocabulary)
         found = recognise(raw, codes, labels, mappings)
         if found.kind is None:
-            warnings.append(f"table {raw.title!r} (page {pages_text}): no table kind fits; listed as table_no 0")
+            closest = f" (closest: {found.runner_up}, score {found.score})" if found.runner_up else ""
+            warnings.append(
+                f"table {raw.title!r} (page {pages_text}): no table kind fits{closest}; listed as table_no 0"
+            )
         try:
             table = interpret(raw, found.kind, mappings, department, known_units, default_currency, found.scheme)
         except (ValueError, IndexError, InvalidOperation) as exc:
