@@ -36,6 +36,7 @@ CODE_CELL = re.compile(r"^(\d{3}(?:\d{2}){0,2})(?!\d)")  # a classification code
 SPLIT_CODE_CELL = re.compile(r"^(\d{2,3})(?!\d)")  # one level of split 类/款/项 columns
 ANY_CODE_CELL = re.compile(r"^(\d{3}(?:\d{2}){0,2}|\d{2})(?!\d)")
 CODE_NAME = re.compile(r"^(\d{3}(?:\d{2}){0,2})\s*[-－—–:：]\s*(\S.*)$|^(\d{3}(?:\d{2}){0,2})\s+(\S.*)$")
+COVER_CHARS = 120  # a cover is short; a first page longer than this is a table or prose
 COLUMN_NUMBER_MARKS = {"**", "*", "栏次", "行次", "栏号", "甲", "乙", "丙"}
 CURRENCY_MULTIPLIER = {"元": 0, "千元": 3, "万元": 4, "亿元": 8}
 
@@ -114,10 +115,12 @@ def _identity(
 
 
 def _year(cover: str, flat: str, titles: str, pages: list[PageText]) -> int | None:
-    """The budget's year: on the cover (2026年, or a year printed alone: 年度部门决算 / 2024),
+    """The budget's year: on the cover (2026年, or a year printed alone on a short cover — not
+    on a table page serving as cover, whose amounts may look like years: 年度部门决算 / 2024),
     else in the first pages, else the year most table titles carry (Jiangsu prints no cover:
     2019年政府采购预算表), else the year of most 20xx年度 / 20xx年…预算 phrases of the text."""
-    found = YEAR.search(cover) or re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", cover) or YEAR.search(flat)
+    alone = re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", cover) if len(cover) <= COVER_CHARS else None
+    found = YEAR.search(cover) or alone or YEAR.search(flat)
     if found:
         return int(found.group(1))
     years = YEAR.findall(titles)
