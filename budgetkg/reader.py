@@ -535,6 +535,10 @@ def _column_numbers(cells: tuple[str, ...]) -> bool:
     ) and int(figures[0]) <= 1 + len(markers)
 
 
+def _filled(cells: tuple[str, ...], i: int) -> bool:
+    return i < len(cells) and bool(cells[i].strip())
+
+
 def _printed(cells: tuple[str, ...], i: int) -> bool:
     """The cell prints an amount (not blank, not a dash)."""
     parsed = parse_amount(cells[i]) if i < len(cells) else None
@@ -581,7 +585,8 @@ def _two_sided(raw: RawTable, roles: list[str], mappings: Mappings, department: 
     (Jiangsu p.1: 支出 by 功能分类 and by 支出用途, each with its 项目名称 and 金额): every name
     column of a side starts a pane of its own, read with the amount columns after it. A side's
     total printed across its panes (当年支出小计 … 支出合计, its label in the first pane's amount
-    column) is read once, with the amounts printed on its line."""
+    column, or in its name column with its amounts in the last pane's) is read once, with the
+    amounts printed on its line."""
     vocabulary = mappings.vocabulary
     panes: list[tuple[Side, int, list[int]]] = []
     for i, path in enumerate(raw.header):
@@ -608,13 +613,20 @@ def _two_sided(raw: RawTable, roles: list[str], mappings: Mappings, department: 
     index = 0
     for number, (side, label_col, amount_cols) in enumerate(panes):
         later = [c for s, _, cols in panes[number + 1 :] if s is side for c in cols]
+        later_names = [n for s, n, _ in panes[number + 1 :] if s is side and n >= 0]
         listed: list[tuple[RawRow, str, list[int]]] = []
         for r in raw.rows:
             if _column_numbers(r.cells):
                 continue
             label = r.cells[label_col] if 0 <= label_col < len(r.cells) else ""
             if label.strip():
-                listed.append((r, label, amount_cols))
+                spans = (
+                    later
+                    and not any(_filled(r.cells, i) for i in amount_cols)
+                    and not any(_filled(r.cells, i) for i in later_names)
+                    and any(_filled(r.cells, i) for i in later)
+                )  # its name in this pane, its amounts in the side's last: a line across the panes
+                listed.append((r, label, later if spans else amount_cols))
                 continue
             spanning = [r.cells[i] for i in amount_cols if i < len(r.cells) and r.cells[i].strip()]
             if later and len(spanning) == 1 and parse_amount(spanning[0]) is None:
