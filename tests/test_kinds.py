@@ -75,7 +75,8 @@ def test_titles_with_owner_prefixes_are_the_standard_kinds(real: dict[str, Docum
     # a table no kind fits (here, depending on the geometry, the heading 四、…预算公开表) is warned of
     for table in (t for n in NEEDED for t in real[n].tables if t.number == 0):
         doc = next(d for d in real.values() if table in d.tables)
-        assert any(table.title in w and "no table kind fits" in w and f"page {table.pages[0]}" in w for w in doc.warnings)
+        page = f"page {table.pages[0]}"
+        assert any(table.title in w and "no table kind fits" in w and page in w for w in doc.warnings)
 
 
 def test_one_title_two_kinds_told_apart_by_the_codes(real: dict[str, Document]) -> None:
