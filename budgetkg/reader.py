@@ -660,14 +660,30 @@ def _parents(labels: list[str], vocabulary: Vocabulary) -> list[str | None]:
     """For each line of a list, the line it is a sub-item of (or None): a deeper item number
     than the list's first line (any number under an unnumbered first line, as 一、… under
     年初结转和结余), or more indentation than its top lines. A total line starts a new list
-    (the lines after 本年收入合计 are top lines again)."""
+    (the lines after 本年收入合计 are top lines again).
+
+    Named heuristic *a numbered total printed before its parts*: Hangzhou opens its 支出 side
+    with 一、本年支出合计 and lists the classes after it, unnumbered, until 二、年终结转结余
+    (p.18): the lines up to the next item of the total's own number are its sub-items, and
+    that next item is a top line again."""
     out: list[str | None] = [None] * len(labels)
+    claimed: set[int] = set()
+    for i, label in enumerate(labels):
+        rank = vocabulary.rank(label)
+        if not (rank and vocabulary.is_total(label)) or i + 1 >= len(labels) or vocabulary.rank(labels[i + 1]):
+            continue
+        end = next((k for k in range(i + 1, len(labels)) if vocabulary.rank(labels[k]) == rank), None)
+        if end is None:
+            continue
+        for k in range(i + 1, end):
+            out[k] = label.strip()
+            claimed.add(k)
     start = 0
     while start < len(labels):
         end = next((i for i in range(start, len(labels)) if vocabulary.is_total(labels[i])), len(labels))
-        block = range(start, end)
+        block = [i for i in range(start, end) if i not in claimed]
         ranks = {i: vocabulary.rank(labels[i]) for i in block}
-        top_rank = ranks[start] if start < end else 0  # an unnumbered first line heads numbered ones
+        top_rank = ranks[block[0]] if block else 0  # an unnumbered first line heads numbered ones
         least = min((_indent(labels[i]) for i in block if ranks[i] == top_rank), default=0)
         parent: str | None = None
         for i in block:
