@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pyoxigraph import Literal, NamedNode, Triple
 
-from budgetkg.mapping import Mappings, code_list, load_mappings, normalise_title, squash
+from budgetkg.mapping import Mappings, code_list, load_mappings, name_key, normalise_title, squash
 from budgetkg.model import Document, Row, RowKind, Side, Table
 
 ONTOLOGY_DIR = Path(__file__).resolve().parent.parent / "ontology"
@@ -89,7 +89,7 @@ def _label_index(scheme: str) -> dict[str, list[str]]:
     """Squashed zh label → notations carrying it, in code-list order (for resolve_name)."""
     index: dict[str, list[str]] = {}
     for entry in code_list(scheme).values():
-        index.setdefault(squash(entry.label_zh), []).append(entry.notation)
+        index.setdefault(name_key(entry.label_zh), []).append(entry.notation)
     return index
 
 
@@ -447,7 +447,7 @@ class GraphBuilder:
 
     def resolve_name(self, scheme: str, label: str, level: int | None = None) -> str | None:
         """A name printed without its code → the code, through the national code list."""
-        name = ORDINAL.sub("", squash(label))
+        name = name_key(ORDINAL.sub("", squash(label)))
         matches = [n for n in _label_index(scheme).get(name, ()) if level is None or code_level(n) == level]
         return matches[0] if len(matches) == 1 else None
 

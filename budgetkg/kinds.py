@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from budgetkg.mapping import Mappings, TableKind, code_list, squash
+from budgetkg.mapping import Mappings, TableKind, code_list, name_key, squash
 from budgetkg.model import RawTable
 
 SCHEMES = ("functional", "economic")
@@ -43,7 +43,7 @@ def code_scheme(code: str) -> str | None:
 
 @cache
 def _names(scheme: str) -> frozenset[str]:
-    return frozenset(squash(e.label_zh) for e in code_list(scheme).values())
+    return frozenset(name_key(e.label_zh) for e in code_list(scheme).values())
 
 
 def rows_scheme(codes: Sequence[str], labels: Sequence[str], mappings: Mappings) -> str | None:
@@ -57,7 +57,7 @@ def rows_scheme(codes: Sequence[str], labels: Sequence[str], mappings: Mappings)
     if not any(counts.values()):
         vocabulary = mappings.vocabulary
         for label in labels:
-            name = vocabulary.strip_ordinal(label)
+            name = name_key(vocabulary.strip_ordinal(label))
             for scheme in SCHEMES:
                 counts[scheme] += name in _names(scheme)
         if max(counts.values()) < vocabulary.scoring.min_named_rows:

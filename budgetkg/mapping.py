@@ -30,6 +30,12 @@ def squash(text: str) -> str:
     return _SPACE.sub("", text)
 
 
+def name_key(text: str) -> str:
+    """A printed name in comparable form: no whitespace, full-width brackets (维修(护)费 is the
+    code list's 维修（护）费)."""
+    return squash(text).replace("(", "（").replace(")", "）")
+
+
 def _strip_prefixes(text: str, patterns: tuple[re.Pattern[str], ...]) -> str:
     """Remove any of `patterns` from the front of `text`, repeatedly, in any order."""
     changed = True
