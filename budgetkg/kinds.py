@@ -98,9 +98,7 @@ def recognise(raw: RawTable, codes: Sequence[str], labels: Sequence[str], mappin
     """The best-scoring kind for the table, if it reaches [scoring] min_score; ties go to the
     lower table number (the seed's standard kinds before later additions)."""
     scheme = rows_scheme(codes, labels, mappings)
-    scored = [
-        (s, kind) for kind in mappings.kinds if (s := score(kind, raw, scheme, labels, mappings)) is not None
-    ]
+    scored = [(s, kind) for kind in mappings.kinds if (s := score(kind, raw, scheme, labels, mappings)) is not None]
     scored.sort(key=lambda item: (-item[0], item[1].number))
     if not scored or scored[0][0] < mappings.vocabulary.scoring.min_score:
         return Recognition(None, scored[0][0] if scored else 0, scheme, scored[0][1].kind if scored else None)

@@ -135,9 +135,7 @@ def _department(pages: list[PageText], tables: list[RawTable], cover: str, vocab
     line without its year and 部门预算 words (国家信访局2026年度部门预算 → 国家信访局), if
     what is left is an organisation's name; confirmed (or, if the cover names none, found) by
     the name most labels over the tables print (单位名称：… / 部门：… in Jiangsu)."""
-    label = re.compile(
-        rf"(?:{'|'.join(map(re.escape, vocabulary.department_labels))})[：:](.+?)(?=单位[：:]|$)"
-    )
+    label = re.compile(rf"(?:{'|'.join(map(re.escape, vocabulary.department_labels))})[：:](.+?)(?=单位[：:]|$)")
     department = ""
     cover_lines = [squash(ln) for p in pages[:2] for ln in p.plain_text.splitlines()]
     named = next((m.group(1) for ln in cover_lines[:8] if (m := label.search(ln))), None)
@@ -484,9 +482,7 @@ def _listed(
     return rows
 
 
-def _code_groups(
-    raw: RawTable, code_cols: list[int], vocabulary: Vocabulary, scheme: str | None
-) -> list[list[int]]:
+def _code_groups(raw: RawTable, code_cols: list[int], vocabulary: Vocabulary, scheme: str | None) -> list[list[int]]:
     """The classifications a table codes its rows in: adjacent split 类/款/项 columns are one,
     any other code column one of its own (功能科目编码 and 经济科目编码 on one row). The first
     is the row's code — or the first in the table kind's scheme; the others become texts of
@@ -495,8 +491,11 @@ def _code_groups(
     for i in code_cols:
         split = any(squash(p) in vocabulary.code_labels for p in raw.header[i])
         previous = groups[-1] if groups else None
-        if split and previous and previous[-1] == i - 1 and any(
-            squash(p) in vocabulary.code_labels for p in raw.header[previous[-1]]
+        if (
+            split
+            and previous
+            and previous[-1] == i - 1
+            and any(squash(p) in vocabulary.code_labels for p in raw.header[previous[-1]])
         ):
             previous.append(i)
         else:
@@ -530,9 +529,11 @@ def _column_numbers(cells: tuple[str, ...]) -> bool:
     markers = [c for c in cells if squash(c) in COLUMN_NUMBER_MARKS]
     if len(figures) < 3 and not (figures and markers):
         return False
-    return all(f.isdigit() for f in figures) and [int(f) for f in figures] == list(
-        range(int(figures[0]), int(figures[0]) + len(figures))
-    ) and int(figures[0]) <= 1 + len(markers)
+    return (
+        all(f.isdigit() for f in figures)
+        and [int(f) for f in figures] == list(range(int(figures[0]), int(figures[0]) + len(figures)))
+        and int(figures[0]) <= 1 + len(markers)
+    )
 
 
 def _filled(cells: tuple[str, ...], i: int) -> bool:
@@ -758,7 +759,8 @@ def _by_unit(
         if mappings.vocabulary.is_total(name):
             row_kind, parent = RowKind.TOTAL, None
         elif (
-            heads and (unit_level or name in known_units or vocabulary.is_org_name(name))
+            heads
+            and (unit_level or name in known_units or vocabulary.is_org_name(name))
             or not (indented and _indent(cells[label_col]) > outer)
             and _is_unit(name, known_units, bool(texts), child, vocabulary)
         ):
