@@ -55,7 +55,16 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 #: What a parsed Document depends on besides the PDF: a change to any of these files makes the
 #: cached parses of the previous build stale, so the cache key includes their digest.
-READER_INPUTS = ("model.py", "pdf.py", "tables.py", "reader.py", "kinds.py", "prose.py", "mapping.py")
+READER_INPUTS = (
+    "model.py",
+    "layout.py",
+    "pdf.py",
+    *(f"tables/{m}.py" for m in ("__init__", "patterns", "geometry", "locate", "header", "columns", "rows")),
+    "reader.py",
+    "kinds.py",
+    "prose.py",
+    "mapping.py",
+)
 
 #: When there are fewer documents than workers, a document is read in parts of at least this
 #: many pages (a PDF opened by several workers costs each of them its page tree and fonts).

@@ -92,6 +92,37 @@ def validate_command(build_dir: Path, fail_on: str, tolerance: str | None) -> No
         sys.exit(1)
 
 
+@main.command("debug-layout")
+@click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--page", "-p", "page", required=True, type=click.IntRange(1), help="Page number (1-based).")
+@click.option("--out", "out", default=None, type=click.Path(path_type=Path), help="PNG to write [<pdf>-p<N>.png].")
+@click.option(
+    "--strategy",
+    type=click.Choice(["auto", "rules", "gutters"]),
+    default=None,
+    help="Column strategy for this reading (default: mappings/layout.toml's columns.strategy).",
+)
+def debug_layout_command(pdf: Path, page: int, out: Path | None, strategy: str | None) -> None:
+    """Draw what the reader saw on one page (rules, words, columns, gutters, header, rows) to a PNG
+    and print the columns' header paths, the rows and the trace of the geometry's decisions."""
+    import dataclasses
+
+    from budgetkg.debug_layout import draw, page_layout, report
+    from budgetkg.layout import load_layout
+    from budgetkg.model import InputError
+
+    settings = load_layout()
+    if strategy is not None:
+        settings = dataclasses.replace(settings, column_strategy=strategy)
+    try:
+        layout = page_layout(pdf, page, settings)
+    except (InputError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(report(layout))
+    target = draw(pdf, layout, out or Path(f"{pdf.stem}-p{page}.png"))
+    click.echo(f"drawn: {target}", err=True)
+
+
 @main.command("query")
 @click.option(
     "--store",

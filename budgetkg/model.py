@@ -26,13 +26,15 @@ class InputError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Word:
-    """A run of characters on one baseline, as pdfplumber groups them."""
+    """A run of characters on one baseline, as pdfplumber groups them (split further where a
+    rule crosses it or an amount runs into a label: see pdf.py)."""
 
     text: str
     x0: float
     x1: float
     top: float
     bottom: float
+    bold: bool = False  # set in a bold face (evidence of unit and total rows)
 
     @property
     def xc(self) -> float:
@@ -103,6 +105,7 @@ class PageText:
     lines: tuple[TextLine, ...]
     rules: tuple[Rule, ...]
     plain_text: str
+    rotation: int = 0  # degrees the page was turned (clockwise) so that its text reads left to right
 
 
 def join_words(words: tuple[Word, ...] | list[Word]) -> str:
@@ -128,10 +131,18 @@ class RawCell:
 
 @dataclass(frozen=True, slots=True)
 class RawRow:
-    """One table row: a cell per leaf column, text re-joined across lines and pages."""
+    """One table row: a cell per leaf column, text re-joined across lines and pages.
+
+    ``indents`` and ``bold`` are per cell (same length as ``cells`` when known, else empty):
+    the indentation of the cell's first word beyond the column's least indented text, in steps
+    of layout.toml's rows.indent_step em (also shown as leading spaces of the cell), and
+    whether the cell is set in bold.
+    Evidence for the reader of unit vs project rows and of a hierarchy printed without codes."""
 
     cells: tuple[str, ...]
     pages: tuple[int, ...]
+    indents: tuple[int, ...] = ()
+    bold: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +157,8 @@ class RawTable:
     unit_name: str | None  # 单位名称 line
     label: str | None = None  # a separate "表N" / "部门公开表N" line
     warnings: tuple[str, ...] = ()
+    column_numbers: tuple[str, ...] = ()  # the `1 2 3 …` / 栏次 line under the header, dropped from rows
+    trace: tuple[str, ...] = ()  # the geometry's decisions, for debug-layout (not part of the reading)
 
 
 # --- stage 3: model -----------------------------------------------------------------------

@@ -17,15 +17,14 @@ import pdfplumber
 from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
 from pdfminer.pdfparser import PDFSyntaxError
 from pdfminer.psparser import PSException
+from pdfplumber.utils.text import WordExtractor
 
+from budgetkg.layout import LayoutSettings, load_layout
 from budgetkg.model import InputError, PageText, Rule, SourceFile, TextLine, Word
 
 # pdfminer logs every recoverable syntax oddity; a reader of real documents must not spam.
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
-#: Characters closer than this (pt) belong to one word. CJK text has no gaps at all; numbers in
-#: neighbouring columns are always further apart than this.
-X_TOLERANCE = 2.0
 QUOTES = re.compile(r"^[“”‘’\"'「」『』]+$")
 YEAR_END = re.compile(r"(?:^|\D)(?:19|20)\d{2}$")
 
@@ -111,31 +110,155 @@ def _root(exc: BaseException) -> str:
     return type(deepest).__name__
 
 
-def _read_page(page: pdfplumber.page.Page, number: int) -> PageText:
-    raw = page.extract_words(x_tolerance=X_TOLERANCE, y_tolerance=2, keep_blank_chars=True, return_chars=True)
-    words = [_word(w) for w in raw if w["text"].strip()]
-    words = _join_years(words)
-    rules = [_rule(e) for e in page.edges]
+def _read_page(page: pdfplumber.page.Page, number: int, settings: LayoutSettings | None = None) -> PageText:
+    settings = settings or load_layout()
+    width, height = float(page.width), float(page.height)
+    turn = text_rotation(page.chars)
+    chars = [_turn_char(c, turn, width, height) for c in page.chars] if turn else list(page.chars)
+    edges = [_turn_box(e, turn, width, height) for e in page.edges] if turn else list(page.edges)
+    if turn in (90, 270):
+        width, height = height, width
+    rules = [r for r in (_rule(e, settings) for e in edges) if r is not None]
+    extractor = WordExtractor(
+        x_tolerance=settings.x_tolerance, y_tolerance=settings.y_tolerance, keep_blank_chars=True
+    )
+    verticals = [r for r in rules if not r.horizontal] if settings.split_at_rules else []
+    words: list[Word] = []
+    for raw in extractor.extract_words(chars, return_chars=True):
+        if raw["text"].strip():
+            words.extend(_split_word(raw["chars"], verticals, settings))
+    words = _join_years(words, settings)
+    plain = (page.extract_text() or "") if not turn else _plain_text(chars, extractor)
     return PageText(
         number=number,
-        width=float(page.width),
-        height=float(page.height),
+        width=width,
+        height=height,
         lines=tuple(group_lines(words)),
-        rules=tuple(r for r in rules if r is not None),
-        plain_text=page.extract_text() or "",
+        rules=tuple(rules),
+        plain_text=plain,
+        rotation=turn,
     )
 
 
-def _word(raw: dict) -> Word:
+def text_rotation(chars: Sequence[dict]) -> int:
+    """How far (degrees, clockwise) to turn the page so that most of its text reads left to
+    right: 0, 90, 180 or 270, from the direction of each character's text matrix. A page with
+    /Rotate, a landscape table printed sideways on a portrait page and a page turned by a tool
+    (issue 11: a traceback on rotated renderings) are then all read like an upright page."""
+    votes = {0: 0, 90: 0, 180: 0, 270: 0}
+    for c in chars:
+        if not c["text"].strip():
+            continue
+        a, b = c["matrix"][0], c["matrix"][1]
+        if abs(a) >= abs(b):
+            votes[0 if a > 0 else 180] += 1
+        else:  # PDF y points up: b < 0 runs down the page, which a quarter turn back makes upright
+            votes[90 if b < 0 else 270] += 1
+    best = max(votes, key=lambda k: (votes[k], k == 0))
+    return best if votes[best] > votes[0] else 0
+
+
+def _turn_xy(x0: float, top: float, x1: float, bottom: float, turn: int, w: float, h: float):
+    """A box (top-left origin) of a page w × h in the frame of that page turned back by `turn`."""
+    if turn == 90:  # text runs downwards: turn the page a quarter counter-clockwise
+        return top, w - x1, bottom, w - x0
+    if turn == 180:
+        return w - x1, h - bottom, w - x0, h - top
+    if turn == 270:  # text runs upwards
+        return h - bottom, x0, h - top, x1
+    return x0, top, x1, bottom
+
+
+def _turn_box(obj: dict, turn: int, w: float, h: float) -> dict:
+    box = (float(obj["x0"]), float(obj["top"]), float(obj["x1"]), float(obj["bottom"]))
+    x0, top, x1, bottom = _turn_xy(*box, turn, w, h)
+    return {**obj, "x0": x0, "x1": x1, "top": top, "bottom": bottom, "doctop": top}
+
+
+def _turn_char(char: dict, turn: int, w: float, h: float) -> dict:
+    out = _turn_box(char, turn, w, h)
+    out["upright"] = True
+    return out
+
+
+def _plain_text(chars: list[dict], extractor: WordExtractor) -> str:
+    """The page's text in reading order for a turned page (pdfplumber's extract_text reads the
+    page as it lies)."""
+    words = [Word(w["text"].strip(), w["x0"], w["x1"], w["top"], w["bottom"]) for w in extractor.extract_words(chars)]
+    return "\n".join(line.text for line in group_lines([w for w in words if w.text]))
+
+
+BOLD_FONT = re.compile(r"bold|black|heavy|demi|semibold|hei|黑", re.IGNORECASE)
+SPLIT_AMOUNT = re.compile(r"^[-−]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+)")
+LABEL_START = re.compile(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[、.．](?!\d))")
+
+
+def _split_word(chars: list[dict], verticals: Sequence[Rule], settings: LayoutSettings) -> list[Word]:
+    """One pdfplumber word as one or more words, from its characters: split where a vertical
+    rule runs between two characters (a cell border) and where a printed amount runs straight
+    into a numbered label (12-cn-gjxfj p.5: `16,474.82一、一般公共服务支出`, an amount right-aligned
+    against the border and the next cell's label left-aligned against it; 01-gz-zwfwsjglj p.21:
+    the 其他资金 `0.00` against the 绩效目标 text). A rule never parts a piece of one character or
+    one that starts with punctuation (a link box drawn round the `7` of `7、…` in 14-cs-xfj's
+    contents)."""
+    parts: list[list[dict]] = [[]]
+    for i, cur in enumerate(chars):
+        at_rule = i > 0 and _rule_between(chars[i - 1], cur, verticals, settings) and _splittable(parts[-1], chars[i:])
+        if at_rule or (i > 0 and settings.split_amount_label and _amount_ends(parts[-1], chars[i:])):
+            parts.append([])
+        parts[-1].append(cur)
+    return [w for part in parts if (w := _word(part, settings)) is not None]
+
+
+def _splittable(before: list[dict], after: list[dict]) -> bool:
+    ink_before = [c for c in before if c["text"].strip()]
+    ink_after = [c for c in after if c["text"].strip()]
+    return len(ink_before) >= 2 and len(ink_after) >= 2 and ink_after[0]["text"] not in PUNCTUATION
+
+
+PUNCTUATION = set("、，。：；！？）)]】》”’,.;:%")
+
+
+def _rule_between(prev: dict, cur: dict, verticals: Sequence[Rule], settings: LayoutSettings) -> bool:
+    """A vertical rule stands between the middle of ``prev`` and the start of ``cur``."""
+    yc = (float(cur["top"]) + float(cur["bottom"])) / 2
+    left, right = float(prev["x0"]) + (float(prev["x1"]) - float(prev["x0"])) / 2, float(cur["x0"]) + 0.5
+    return any(
+        left < r.x0 < right and r.top <= yc - settings.rule_reach and r.bottom >= yc + settings.rule_reach
+        for r in verticals
+    )
+
+
+def _amount_ends(current: list[dict], rest: list[dict]) -> bool:
+    """The characters so far are a printed amount and the rest starts a numbered label."""
+    if not current:
+        return False
+    head = "".join(c["text"] for c in current).strip()
+    match = SPLIT_AMOUNT.match(head)
+    if match is None or match.end() != len(head):
+        return False
+    return bool(LABEL_START.match("".join(c["text"] for c in rest[:8])))
+
+
+def _word(chars: list[dict], settings: LayoutSettings) -> Word | None:
     """A word at the place of its ink: leading blanks (an indented name) are not part of it,
     so indentation shows as position whether printed with spaces or by placement."""
-    ink = [c for c in raw.get("chars", ()) if c["text"].strip()]
-    x0 = float(min(c["x0"] for c in ink)) if ink else float(raw["x0"])
-    x1 = float(max(c["x1"] for c in ink)) if ink else float(raw["x1"])
-    return Word(raw["text"].strip(), x0, x1, float(raw["top"]), float(raw["bottom"]))
+    text = "".join(c["text"] for c in chars).strip()
+    ink = [c for c in chars if c["text"].strip()]
+    if not text or not ink:
+        return None
+    bold = sum(1 for c in ink if BOLD_FONT.search(str(c.get("fontname", "")).split("+")[-1]))
+    return Word(
+        text,
+        float(min(c["x0"] for c in ink)),
+        float(max(c["x1"] for c in ink)),
+        float(min(c["top"] for c in chars)),
+        float(max(c["bottom"] for c in chars)),
+        bold=bold >= settings.bold_share * len(ink),
+    )
 
 
-def _join_years(words: list[Word]) -> list[Word]:
+def _join_years(words: list[Word], settings: LayoutSettings) -> list[Word]:
     """``2026`` ``年预算数`` printed with a little extra spacing is one label, not an amount
     followed by text: a year joins the 年 right after it."""
     out: list[Word] = []
@@ -146,18 +269,20 @@ def _join_years(words: list[Word]) -> list[Word]:
             and YEAR_END.search(prev.text)
             and w.text.startswith("年")
             and abs(prev.top - w.top) < 1.5
-            and 0 <= w.x0 - prev.x1 < 4
+            and 0 <= w.x0 - prev.x1 < settings.year_join_gap
         ):
-            out[-1] = Word(prev.text + w.text, prev.x0, w.x1, min(prev.top, w.top), max(prev.bottom, w.bottom))
+            out[-1] = Word(
+                prev.text + w.text, prev.x0, w.x1, min(prev.top, w.top), max(prev.bottom, w.bottom), prev.bold
+            )
             continue
         out.append(w)
     return out
 
 
-def _rule(edge: dict) -> Rule | None:
+def _rule(edge: dict, settings: LayoutSettings) -> Rule | None:
     x0, x1 = float(edge["x0"]), float(edge["x1"])
     top, bottom = float(edge["top"]), float(edge["bottom"])
-    if max(x1 - x0, bottom - top) < 3:  # dots and tiny marks are not rules
+    if max(x1 - x0, bottom - top) < settings.min_rule_length:  # dots and tiny marks are not rules
         return None
     return Rule(x0, x1, top, bottom)
 
