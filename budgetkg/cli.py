@@ -48,12 +48,34 @@ def usable_cpus() -> int:
 )
 @click.option("--no-validate", is_flag=True, help="Skip SHACL validation.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--license",
+    "license_iri",
+    default=None,
+    help="IRI of the data's licence, stated in the catalog (e.g. https://creativecommons.org/licenses/by/4.0/).",
+)
+@click.option("--publisher", default=None, help="Name of the catalog's publisher (default: the department read).")
 def build_command(
-    inputs: tuple[Path, ...], out: Path, base_uri: str, jobs: int, tolerance: str | None, no_validate: bool, quiet: bool
+    inputs: tuple[Path, ...],
+    out: Path,
+    base_uri: str,
+    jobs: int,
+    tolerance: str | None,
+    no_validate: bool,
+    quiet: bool,
+    license_iri: str | None,
+    publisher: str | None,
 ) -> None:
     """Read PDF files and folders of PDFs; write lines.csv, the graph, dumps, catalog, report."""
     options = BuildOptions(
-        out=out, base_uri=base_uri, jobs=jobs, progress=not quiet, validate=not no_validate, tolerance=tolerance
+        out=out,
+        base_uri=base_uri,
+        jobs=jobs,
+        progress=not quiet,
+        validate=not no_validate,
+        tolerance=tolerance,
+        license=license_iri,
+        publisher=publisher,
     )
     try:
         result = build(list(inputs), options, echo=lambda m: click.echo(m, err=True))

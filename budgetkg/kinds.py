@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from budgetkg.mapping import Mappings, TableKind, code_list, name_key, squash
+from budgetkg.codelists import code_list
+from budgetkg.mapping import Mappings, TableKind, name_key, squash
 from budgetkg.model import RawTable
 
 SCHEMES = ("functional", "economic")

@@ -6,7 +6,6 @@ file and the key, never a setting silently ignored.
 
 from __future__ import annotations
 
-import csv
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -14,8 +13,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
-CODELISTS_DIR = Path(__file__).resolve().parent.parent / "ontology" / "codelists"
+from budgetkg.resources import data_dir
+
+MAPPINGS_DIR = data_dir("mappings")
 
 _SPACE = re.compile(r"\s+")
 _BRACKETED_TAIL = re.compile(r"[（(][^（()）]*[)）]$")
@@ -194,14 +194,6 @@ class Vocabulary:
 
 
 @dataclass(frozen=True)
-class CodeEntry:
-    notation: str
-    label_zh: str
-    label_en: str
-    parent: str
-
-
-@dataclass(frozen=True)
 class Mappings:
     kinds: tuple[TableKind, ...]
     columns: dict[str, ColumnLabel]
@@ -370,22 +362,3 @@ def load_mappings(directory: Path = MAPPINGS_DIR) -> Mappings:
 def normalise_pattern(pattern: str) -> str:
     """Titles are compared with full-width brackets; let patterns use either form."""
     return pattern.replace("[(（]", "（").replace("[)）]", "）")
-
-
-@cache
-def code_list(scheme: str) -> dict[str, CodeEntry]:
-    """The national code list shipped in ontology/codelists/ ({functional,economic}.csv)."""
-    path = CODELISTS_DIR / f"{scheme}.csv"
-    if not path.exists():
-        return {}
-    out: dict[str, CodeEntry] = {}
-    with path.open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            notation = row["notation"].strip()
-            out[notation] = CodeEntry(
-                notation,
-                row.get("label_zh", "").strip(),
-                row.get("label_en", "").strip(),
-                row.get("parent", "").strip(),
-            )
-    return out

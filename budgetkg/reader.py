@@ -11,8 +11,9 @@ from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from budgetkg.codelists import code_list
 from budgetkg.kinds import code_scheme, recognise
-from budgetkg.mapping import Mappings, TableKind, Vocabulary, code_list, load_mappings, squash
+from budgetkg.mapping import Mappings, TableKind, Vocabulary, load_mappings, squash
 from budgetkg.model import (
     Amount,
     Document,
