@@ -118,7 +118,7 @@ def row_code(row: Row, table: Table) -> tuple[str, str] | None:
 
 def printed_name(row: Row) -> str:
     """The row's name as a code-list name would be written: no spaces, no ordinal prefix."""
-    return ORDINAL.sub("", squash(row.label)) or squash(row.label)
+    return name_key(ORDINAL.sub("", squash(row.label)) or squash(row.label))  # as _label_index keys it
 
 
 def nesting_codes(table: Table, codes: list[str | None]) -> list[str | None]:
