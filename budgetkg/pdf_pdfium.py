@@ -1,0 +1,461 @@
+"""Stage 1, second page source: a page's characters and rules read with PDFium (pypdfium2).
+
+pdfplumber (pdfminer) interprets every content stream in Python; PDFium does it in C++ and
+hands out the same facts about twenty times faster (issue 16). This module returns them in
+pdfplumber's shape — character dicts (``text``, ``x0``/``x1``/``top``/``bottom`` with the top
+measured from the page top, ``matrix``, ``fontname``, ``size``, ``upright``) and edge dicts
+(the sides of lines, rectangles and curves) — so that everything after it in `budgetkg.pdf`
+(words, splits at rules, turned pages, lines) runs unchanged on either source, and the two
+give the same `lines.csv`. pdfplumber stays the reference: where PDFium's own notion of a
+fact differs, the fact is rebuilt here the way pdfminer makes it:
+
+* `char_box` — a glyph box from the font's advance width, its descriptor's descent and the
+  font size (pdfminer's box), not PDFium's tight glyph-outline box;
+* `path_edges` — a path object split into subpaths and classed as line, rectangle or curve
+  by pdfminer's rules, its edges made as pdfplumber makes them from each class;
+* `page_turn` — a page with /Rotate read in its displayed frame, as pdfminer's interpreter
+  does, so the page's width and height and every coordinate are those pdfplumber reports.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as raw
+
+from budgetkg.model import InputError
+
+Matrix = tuple[float, float, float, float, float, float]
+IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """What the reader needs from one page, in pdfplumber's conventions (see module docstring)."""
+
+    width: float
+    height: float
+    chars: list[dict]
+    edges: list[dict]
+
+
+def count_pages(path: Path) -> int:
+    """The number of pages of the PDF at `path`."""
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        return len(pdf)
+    finally:
+        pdf.close()
+
+
+def open_pdf(path: Path) -> pdfium.PdfDocument:
+    """The document, or InputError with pdfplumber's one-line reasons (encrypted, damaged)."""
+    try:
+        return pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        reason = str(exc).lower()
+        if "password" in reason or "security" in reason:
+            raise InputError(str(path), "is encrypted (password protected); cannot read its text") from None
+        raise InputError(str(path), "is damaged and cannot be parsed (PdfiumError)") from None
+
+
+def read_raw_pages(pdf: pdfium.PdfDocument, numbers: list[int]) -> Iterator[RawPage]:
+    """The pages numbered `numbers` (1-based) of an open document, in that order."""
+    for number in numbers:
+        page = pdf[number - 1]
+        try:
+            yield read_raw_page(page)
+        finally:
+            page.close()
+
+
+def page_turn(page: pdfium.PdfPage) -> tuple[float, float, Matrix]:
+    """(width, height, the matrix from PDF user space to the displayed page with y pointing up).
+
+    pdfminer's interpreter starts each page with this matrix (/Rotate applied, the MediaBox
+    origin moved to 0,0); PDFium reports positions in unrotated user space, so both its
+    characters and its paths are carried into that frame here."""
+    x0, y0, x1, y1 = page.get_mediabox()
+    rotate = page.get_rotation() % 360
+    if rotate == 90:
+        return y1 - y0, x1 - x0, (0.0, -1.0, 1.0, 0.0, -y0, x1)
+    if rotate == 180:
+        return x1 - x0, y1 - y0, (-1.0, 0.0, 0.0, -1.0, x1, y1)
+    if rotate == 270:
+        return y1 - y0, x1 - x0, (0.0, 1.0, -1.0, 0.0, y1, -x0)
+    return x1 - x0, y1 - y0, (1.0, 0.0, 0.0, 1.0, -x0, -y0)
+
+
+def _mult(m: Matrix, n: Matrix) -> Matrix:
+    """m then n (pdfminer's mult_matrix)."""
+    a1, b1, c1, d1, e1, f1 = m
+    a0, b0, c0, d0, e0, f0 = n
+    return (
+        a0 * a1 + c0 * b1,
+        b0 * a1 + d0 * b1,
+        a0 * c1 + c0 * d1,
+        b0 * c1 + d0 * d1,
+        a0 * e1 + c0 * f1 + e0,
+        b0 * e1 + d0 * f1 + f0,
+    )
+
+
+def _apply(m: Matrix, x: float, y: float) -> tuple[float, float]:
+    a, b, c, d, e, f = m
+    return a * x + c * y + e, b * x + d * y + f
+
+
+def read_raw_page(page: pdfium.PdfPage) -> RawPage:
+    """One page's characters and edges (see the module docstring)."""
+    width, height, turn = page_turn(page)
+    lines: list[dict] = []
+    rects: list[dict] = []
+    curves: list[dict] = []
+    texts: dict[int, _TextObject] = {}
+    _walk(page.raw, IDENTITY, turn, height, lines, rects, curves, texts)
+    textpage = page.get_textpage()
+    try:
+        chars = _chars(textpage.raw, height, turn, texts)
+    finally:
+        textpage.close()
+    return RawPage(width, height, chars, lines + rects + curves)
+
+
+# --- characters ---------------------------------------------------------------------------------
+
+_font_names: dict[int, str] = {}
+
+
+def _font_name(font: raw.FPDF_FONT) -> str:
+    """The font's PostScript name (with any subset prefix), as pdfminer's ``fontname``."""
+    key = ctypes.cast(font, ctypes.c_void_p).value or 0
+    name = _font_names.get(key)
+    if name is None:
+        size = raw.FPDFFont_GetBaseFontName(font, None, 0)
+        buffer = ctypes.create_string_buffer(size)
+        raw.FPDFFont_GetBaseFontName(font, buffer, size)
+        name = buffer.value.decode("utf-8", "replace")
+        _font_names[key] = name
+    return name
+
+
+def _address(obj: object) -> int:
+    return ctypes.cast(obj, ctypes.c_void_p).value or 0
+
+
+@dataclass
+class _Glyph:
+    """One character as PDFium placed it: its text object's rank, origin and matrix (page space,
+    unturned), advance in text space, font descent and size; `generated` for a space PDFium
+    made up where a TJ offset moves the pen (kept only as a place where a space may be missing)."""
+
+    rank: int
+    text: str
+    origin: tuple[float, float]
+    m: Matrix
+    adv: float
+    descent: float
+    size: float
+    font: str
+    generated: bool = False
+
+
+def _chars(textpage: raw.FPDF_TEXTPAGE, height: float, turn: Matrix, texts: dict[int, _TextObject]) -> list[dict]:
+    """Every character of the page's text (PDFium's made-up spaces and line breaks left out:
+    pdfminer makes none), in content-stream order, with the spaces PDFium's text page dropped
+    put back (`restore_spaces`), each with pdfminer's box (`char_box`)."""
+    _font_names.clear()
+    count = raw.FPDFText_CountChars(textpage)
+    origin_x, origin_y = ctypes.c_double(), ctypes.c_double()
+    matrix = raw.FS_MATRIX()
+    loose = raw.FS_RECTF()
+    size = ctypes.c_float()
+    descent = ctypes.c_float()
+    glyphs: list[_Glyph] = []
+    descents: dict[tuple[int, float], float] = {}
+    for i in range(count):
+        obj = raw.FPDFText_GetTextObject(textpage, i)
+        if not obj:
+            continue
+        generated = raw.FPDFText_IsGenerated(textpage, i) == 1
+        code = raw.FPDFText_GetUnicode(textpage, i)
+        if generated and code != 32:
+            continue
+        raw.FPDFText_GetCharOrigin(textpage, i, origin_x, origin_y)
+        raw.FPDFText_GetMatrix(textpage, i, matrix)
+        raw.FPDFTextObj_GetFontSize(obj, size)
+        font = raw.FPDFTextObj_GetFont(obj)
+        fs = size.value
+        key = (_address(font), fs)
+        down = descents.get(key)
+        if down is None:
+            down = descent.value if raw.FPDFFont_GetDescent(font, fs, descent) else 0.0
+            descents[key] = down
+        m = (matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f)
+        adv = 0.0
+        if not generated:
+            raw.FPDFText_GetLooseCharBox(textpage, i, loose)
+            adv = _advance(m, loose.left, loose.right)
+        known = texts.get(_address(obj))
+        rank = known.rank if known is not None else -1
+        origin = (origin_x.value, origin_y.value)
+        text = chr(code) if code else ""
+        glyphs.append(_Glyph(rank, text, origin, m, adv, down, fs, _font_name(font), generated))
+    glyphs.extend(lone_blanks(glyphs, texts, descents))
+    glyphs.sort(key=lambda g: g.rank)  # stable: PDFium keeps each object's characters in order
+    return [_char_dict(g, height, turn) for g in restore_spaces(glyphs)]
+
+
+def lone_blanks(
+    glyphs: list[_Glyph], texts: dict[int, _TextObject], descents: dict[tuple[int, float], float]
+) -> list[_Glyph]:
+    """A space for each text object PDFium's text page left out for having no width: a text
+    object whose only glyph has an empty outline, a blank drawn on its own (09-sh-pt-zfb draws
+    every character as one object, its ``目  录`` with two such blanks). Its advance is that of
+    a space of the same font and size elsewhere on the page, else the pen distance to the next
+    object on its baseline, else half the font size."""
+    seen = {g.rank for g in glyphs}
+    widths: dict[tuple[str, float], float] = {}
+    for g in glyphs:
+        if g.text == " " and not g.generated and g.adv > 0:
+            widths.setdefault((g.font, g.size), g.adv)
+    ordered = sorted(texts.values(), key=lambda t: t.rank)
+    left, right, top, bottom = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+    size, descent = ctypes.c_float(), ctypes.c_float()
+    out: list[_Glyph] = []
+    for k, t in enumerate(ordered):
+        if t.rank in seen or not raw.FPDFPageObj_GetBounds(t.handle, left, bottom, right, top):
+            continue
+        if abs(right.value - left.value) >= 0.01 and abs(top.value - bottom.value) >= 0.01:
+            continue  # a duplicate PDFium dropped (drawn twice for a bold look): its glyphs are unknown
+        raw.FPDFTextObj_GetFontSize(t.handle, size)
+        font = raw.FPDFTextObj_GetFont(t.handle)
+        fs = size.value
+        name = _font_name(font)
+        key = (_address(font), fs)
+        if key not in descents:
+            descents[key] = descent.value if raw.FPDFFont_GetDescent(font, fs, descent) else 0.0
+        glyph = _Glyph(t.rank, " ", (t.m[4], t.m[5]), t.m, 0.0, descents[key], fs, name)
+        adv = widths.get((name, fs))
+        if adv is None:
+            nxt = ordered[k + 1] if k + 1 < len(ordered) else None
+            step = _along(glyph, (nxt.m[4], nxt.m[5])) / _scale(glyph) if nxt is not None else 0.0
+            adv = step if 0 < step <= fs and abs(nxt.m[5] - t.m[5]) < 0.01 else fs / 2
+        glyph.adv = adv
+        out.append(glyph)
+    return out
+
+
+def _char_dict(g: _Glyph, height: float, turn: Matrix) -> dict:
+    placed = (*g.m[:4], *g.origin)
+    x0, y0, x1, y1 = char_box(placed, g.adv, g.descent, g.size, turn)
+    full = _mult(placed, turn)
+    a, b, c, d = full[:4]
+    return {
+        "text": g.text,
+        "fontname": g.font,
+        "size": y1 - y0,
+        "x0": x0,
+        "x1": x1,
+        "top": height - y1,
+        "bottom": height - y0,
+        "doctop": height - y1,
+        "matrix": full,
+        "upright": a * d > 0 and b * c <= 0,
+        "object_type": "char",
+    }
+
+
+def restore_spaces(glyphs: list[_Glyph]) -> list[_Glyph]:
+    """The glyphs with the blanks PDFium's text page left out put back, and its made-up spaces
+    removed. PDFium keeps one space of a run of spaces (`CloseTempLine`); pdfminer keeps every
+    space, and the reader needs them: with blanks kept as characters, a run of spaces between
+    two labels of one cell holds them in one word (the sample's p.23 ``单位：  万元``; the
+    indented rows of 09-sh-pt-zfb, 13-suz-sjj, 14-cs-xfj). After a space of one text object,
+    the pen distance to that object's next character, in steps of the space's advance, tells
+    how many spaces stood between; a made-up space marks where a real one was dropped."""
+    out: list[_Glyph] = []
+    widths: dict[tuple[str, float], float] = {}
+    for g in glyphs:
+        if g.text == " " and not g.generated and g.adv > 0:
+            widths.setdefault((g.font, g.size), g.adv)
+    for k, g in enumerate(glyphs):
+        prev = glyphs[k - 1] if k else None
+        if prev is not None and prev.rank == g.rank and prev.text == " ":
+            adv = widths.get((prev.font, prev.size), 0.0) if prev.generated else prev.adv
+            if adv > 0:
+                gap = _along(prev, g.origin) / _scale(prev)
+                before = 0 if prev.generated else 1  # spaces already standing at prev's place
+                missing = round(gap / adv) - before
+                if 0 < missing < 400:
+                    step = gap / (missing + before)
+                    for j in range(before, before + missing):
+                        out.append(_shifted(prev, j * step, adv))
+        if not g.generated:
+            out.append(g)
+    return out
+
+
+def _scale(g: _Glyph) -> float:
+    """Page units per text-space unit along the glyph's baseline."""
+    return (g.m[0] ** 2 + g.m[1] ** 2) ** 0.5 or 1.0
+
+
+def _along(g: _Glyph, point: tuple[float, float]) -> float:
+    """How far `point` lies from g's origin along g's baseline, in page units."""
+    a, b = g.m[0], g.m[1]
+    norm = (a * a + b * b) ** 0.5 or 1.0
+    return ((point[0] - g.origin[0]) * a + (point[1] - g.origin[1]) * b) / norm
+
+
+def _shifted(g: _Glyph, distance: float, adv: float) -> _Glyph:
+    """A space `distance` text-space units along g's baseline from g's origin."""
+    a, b = g.m[0], g.m[1]
+    origin = (g.origin[0] + a * distance, g.origin[1] + b * distance)
+    return _Glyph(g.rank, " ", origin, g.m, adv, g.descent, g.size, g.font)
+
+
+def _advance(m: Matrix, left: float, right: float) -> float:
+    """The character's advance in text space (font units × size): PDFium's loose box is the
+    origin plus the advance scaled by the matrix's ``a`` (its horizontal scale)."""
+    scale = m[0]
+    return (right - left) / scale if scale else 0.0
+
+
+def char_box(m: Matrix, adv: float, descent: float, size: float, turn: Matrix) -> tuple[float, float, float, float]:
+    """pdfminer's glyph box: (0, descent) to (advance, descent + size) in text space, carried
+    by the character's matrix (origin included) and the page's `turn`, as a bounding box."""
+    full = _mult(m, turn)
+    corners = [_apply(full, x, y) for x, y in ((0, descent), (adv, descent), (0, descent + size), (adv, descent + size))]
+    xs = [p[0] for p in corners]
+    ys = [p[1] for p in corners]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+# --- rules --------------------------------------------------------------------------------------
+
+
+def _walk(
+    parent: object,
+    space: Matrix,
+    turn: Matrix,
+    height: float,
+    lines: list[dict],
+    rects: list[dict],
+    curves: list[dict],
+    texts: dict[int, _TextObject],
+    form: bool = False,
+) -> None:
+    """The edges of every painted path on the page (inside form XObjects too: `space` is the
+    matrix of the form being walked), and in `texts` each text object in content-stream order."""
+    count = raw.FPDFFormObj_CountObjects(parent) if form else raw.FPDFPage_CountObjects(parent)
+    matrix = raw.FS_MATRIX()
+    for i in range(count):
+        obj = raw.FPDFFormObj_GetObject(parent, i) if form else raw.FPDFPage_GetObject(parent, i)
+        kind = raw.FPDFPageObj_GetType(obj)
+        if kind not in (raw.FPDF_PAGEOBJ_PATH, raw.FPDF_PAGEOBJ_FORM, raw.FPDF_PAGEOBJ_TEXT):
+            continue
+        raw.FPDFPageObj_GetMatrix(obj, matrix)
+        m = _mult((matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f), space)
+        if kind == raw.FPDF_PAGEOBJ_TEXT:
+            texts[_address(obj)] = _TextObject(len(texts), obj, m)
+        elif kind == raw.FPDF_PAGEOBJ_FORM:
+            _walk(obj, m, turn, height, lines, rects, curves, texts, form=True)
+        else:
+            path_edges(obj, _mult(m, turn), height, lines, rects, curves)
+
+
+@dataclass(frozen=True)
+class _TextObject:
+    """A text object: its rank in the content stream, handle and text matrix (page space)."""
+
+    rank: int
+    handle: object
+    m: Matrix
+
+
+_SUBPATH = re.compile(r"m[^m]+")
+
+
+def path_edges(obj: object, m: Matrix, height: float, lines: list[dict], rects: list[dict], curves: list[dict]) -> None:
+    """The edges of one painted path object, classed as pdfminer's `paint_path` classes them
+    (a path with several subpaths is several objects; ``ml`` a line; a closed axis-parallel
+    four-sided ``mlllh`` a rectangle; anything else a curve through the segments' end points)."""
+    fill, stroke = ctypes.c_int(), ctypes.c_int()
+    raw.FPDFPath_GetDrawMode(obj, fill, stroke)
+    if not fill.value and not stroke.value:
+        return
+    ops: list[str] = []
+    pts: list[tuple[float, float]] = []
+    x, y = ctypes.c_float(), ctypes.c_float()
+    n = raw.FPDFPath_CountSegments(obj)
+    bezier = 0
+    for k in range(n):
+        seg = raw.FPDFPath_GetPathSegment(obj, k)
+        kind = raw.FPDFPathSegment_GetType(seg)
+        raw.FPDFPathSegment_GetPoint(seg, x, y)
+        if kind == raw.FPDF_SEGMENT_BEZIERTO:
+            bezier += 1
+            if bezier % 3:
+                continue  # control points: pdfminer keeps only a curve's end point
+            ops.append("c")
+        else:
+            bezier = 0
+            ops.append("m" if kind == raw.FPDF_SEGMENT_MOVETO else "l")
+        pts.append(_apply(m, x.value, y.value))
+        if raw.FPDFPathSegment_GetClose(seg):
+            ops.append("h")
+            pts.append(None)  # type: ignore[arg-type]  # the start of its subpath, filled in below
+    shape = "".join(ops)
+    for found in _SUBPATH.finditer(shape):
+        sub = pts[found.start() : found.end()]
+        start = sub[0]
+        _classify(found.group(), [start if p is None else p for p in sub], height, lines, rects, curves)
+
+
+def _classify(
+    shape: str, pts: list[tuple[float, float]], height: float, lines: list[dict], rects: list[dict], curves: list[dict]
+) -> None:
+    if len(shape) > 3 and shape[-2:] == "lh" and pts[-2] == pts[0]:
+        shape = shape[:-2] + "h"
+        pts = pts[:-1]
+    if shape in {"mlh", "ml"}:
+        lines.append(_box_edge(pts[:2], height, "line"))
+        return
+    if shape in {"mlllh", "mllll"}:
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3), _ = pts
+        square = (x0 == x1 and y1 == y2 and x2 == x3 and y3 == y0) or (y0 == y1 and x1 == x2 and y2 == y3 and x3 == x0)
+        if pts[0] == pts[4] and square:
+            rects.extend(_rect_edges(pts[0], pts[2], height))
+            return
+    for p0, p1 in zip(pts, pts[1:], strict=False):
+        curves.append(_box_edge([p0, p1], height, "curve_edge"))
+
+
+def _box_edge(pair: list[tuple[float, float]], height: float, kind: str) -> dict:
+    (ax, ay), (bx, by) = pair
+    return {
+        "object_type": kind,
+        "x0": min(ax, bx),
+        "x1": max(ax, bx),
+        "top": height - max(ay, by),
+        "bottom": height - min(ay, by),
+    }
+
+
+def _rect_edges(p: tuple[float, float], q: tuple[float, float], height: float) -> list[dict]:
+    """pdfplumber's four sides of a rectangle: top, bottom, left, right."""
+    x0, x1 = min(p[0], q[0]), max(p[0], q[0])
+    top, bottom = height - max(p[1], q[1]), height - min(p[1], q[1])
+    side = {"object_type": "rect_edge"}
+    return [
+        {**side, "x0": x0, "x1": x1, "top": top, "bottom": top},
+        {**side, "x0": x0, "x1": x1, "top": bottom, "bottom": bottom},
+        {**side, "x0": x0, "x1": x0, "top": top, "bottom": bottom},
+        {**side, "x0": x1, "x1": x1, "top": top, "bottom": bottom},
+    ]
