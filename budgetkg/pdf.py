@@ -142,7 +142,8 @@ def _upright_text(chars: list[dict], width: float, height: float) -> str:
     """pdfplumber's `Page.extract_text` of a page whose box starts at 0,0, from any source's characters."""
     from pdfplumber.utils.text import chars_to_textmap
 
-    return chars_to_textmap(chars, layout_bbox=(0, 0, width, height), layout_width=width, layout_height=height).as_string
+    box = (0, 0, width, height)
+    return chars_to_textmap(chars, layout_bbox=box, layout_width=width, layout_height=height).as_string
 
 
 def _read_page(page: pdfplumber.page.Page, number: int, settings: LayoutSettings | None = None) -> PageText:

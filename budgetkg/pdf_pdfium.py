@@ -113,6 +113,13 @@ def _apply(m: Matrix, x: float, y: float) -> tuple[float, float]:
 def read_raw_page(page: pdfium.PdfPage) -> RawPage:
     """One page's characters and edges (see the module docstring)."""
     width, height, turn = page_turn(page)
+    if turn != IDENTITY:
+        # Carry every object into the displayed frame before the text page is made: PDFium's
+        # loose character box is horizontal in page space, so a character must lie upright
+        # there for its advance to be known (11-js-swbgt's /Rotate 90 pages).
+        for i in range(raw.FPDFPage_CountObjects(page.raw)):
+            raw.FPDFPageObj_Transform(raw.FPDFPage_GetObject(page.raw, i), *turn)
+        turn = IDENTITY
     lines: list[dict] = []
     rects: list[dict] = []
     curves: list[dict] = []
@@ -146,6 +153,11 @@ def _font_name(font: raw.FPDF_FONT) -> str:
 
 def _address(obj: object) -> int:
     return ctypes.cast(obj, ctypes.c_void_p).value or 0
+
+
+#: PDFium replaces a hyphen that ends a line (`FPDFText_IsHyphen`) by U+0002; pdfminer keeps the
+#: printed character, in these documents a hyphen-minus (01-gz-zwfwsjglj p.28 ``GZIT2022-SM-W-C-``).
+HYPHEN = "-"
 
 
 @dataclass
@@ -204,7 +216,7 @@ def _chars(textpage: raw.FPDF_TEXTPAGE, height: float, turn: Matrix, texts: dict
         known = texts.get(_address(obj))
         rank = known.rank if known is not None else -1
         origin = (origin_x.value, origin_y.value)
-        text = chr(code) if code else ""
+        text = HYPHEN if code == 2 else chr(code) if code else ""
         glyphs.append(_Glyph(rank, text, origin, m, adv, down, fs, _font_name(font), generated))
     glyphs.extend(lone_blanks(glyphs, texts, descents))
     glyphs.sort(key=lambda g: g.rank)  # stable: PDFium keeps each object's characters in order
@@ -331,7 +343,8 @@ def char_box(m: Matrix, adv: float, descent: float, size: float, turn: Matrix) -
     """pdfminer's glyph box: (0, descent) to (advance, descent + size) in text space, carried
     by the character's matrix (origin included) and the page's `turn`, as a bounding box."""
     full = _mult(m, turn)
-    corners = [_apply(full, x, y) for x, y in ((0, descent), (adv, descent), (0, descent + size), (adv, descent + size))]
+    up = descent + size
+    corners = [_apply(full, x, y) for x, y in ((0, descent), (adv, descent), (0, up), (adv, up))]
     xs = [p[0] for p in corners]
     ys = [p[1] for p in corners]
     return min(xs), min(ys), max(xs), max(ys)

@@ -90,7 +90,7 @@ def test_unchanged_pdfs_are_not_parsed_again(inputs: Path, corpus: Path, tmp_pat
     assert cache == sorted(d.source.sha256 for d in changed.documents)  # stale entries are dropped
 
     # a change to the reader's code or mappings makes every cached parse stale
-    monkeypatch.setattr(build_module, "reader_fingerprint", lambda: "0123456789abcdef")
+    monkeypatch.setattr(build_module, "reader_fingerprint", lambda engine="pdfplumber": "0123456789abcdef")
     fresh = build([inputs], _quiet(out=out), echo=lambda m: None)
     assert (len(fresh.documents), fresh.reused) == (2, 0)
 
