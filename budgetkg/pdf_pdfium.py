@@ -223,27 +223,35 @@ def _chars(textpage: raw.FPDF_TEXTPAGE, height: float, turn: Matrix, texts: dict
     return [_char_dict(g, height, turn) for g in restore_spaces(glyphs)]
 
 
+#: The advance of a space, in ems, when the page shows none of its font: a Latin font's space
+#: (Times New Roman's 250 units; 14-cs-xfj's blanks between a heading's parts).
+SPACE_EM = 0.25
+
+
 def lone_blanks(
     glyphs: list[_Glyph], texts: dict[int, _TextObject], descents: dict[tuple[int, float], float]
 ) -> list[_Glyph]:
-    """A space for each text object PDFium's text page left out for having no width: a text
-    object whose only glyph has an empty outline, a blank drawn on its own (09-sh-pt-zfb draws
-    every character as one object, its ``目  录`` with two such blanks). Its advance is that of
-    a space of the same font and size elsewhere on the page, else the pen distance to the next
-    object on its baseline, else half the font size."""
+    """A space for each text object PDFium's text page left out for having no extent.
+
+    PDFium does not read a text object whose box is empty; its box is made of its glyphs'
+    outlines and the pen positions between them, so an empty box is one glyph with no outline:
+    a blank drawn on its own (09-sh-pt-zfb and 14-cs-xfj draw each space as one object, 09's
+    ``目  录`` has two). pdfminer keeps them, and the reader needs them: with blanks kept as
+    characters they hold the parts of one label in one word. PDFium tells neither the blank's
+    character nor its advance: it is taken to be a space, as wide as the font's space
+    (`space_advance`), else as a space of the same font elsewhere on the page, else `SPACE_EM`."""
     seen = {g.rank for g in glyphs}
-    widths: dict[tuple[str, float], float] = {}
+    ems: dict[str, float] = {}
     for g in glyphs:
-        if g.text == " " and not g.generated and g.adv > 0:
-            widths.setdefault((g.font, g.size), g.adv)
-    ordered = sorted(texts.values(), key=lambda t: t.rank)
+        if g.text == " " and not g.generated and g.adv > 0 and g.size > 0:
+            ems.setdefault(g.font, g.adv / g.size)
     left, right, top, bottom = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
     size, descent = ctypes.c_float(), ctypes.c_float()
     out: list[_Glyph] = []
-    for k, t in enumerate(ordered):
+    for t in texts.values():
         if t.rank in seen or not raw.FPDFPageObj_GetBounds(t.handle, left, bottom, right, top):
             continue
-        if abs(right.value - left.value) >= 0.01 and abs(top.value - bottom.value) >= 0.01:
+        if abs(right.value - left.value) >= _EMPTY or abs(top.value - bottom.value) >= _EMPTY:
             continue  # a duplicate PDFium dropped (drawn twice for a bold look): its glyphs are unknown
         raw.FPDFTextObj_GetFontSize(t.handle, size)
         font = raw.FPDFTextObj_GetFont(t.handle)
@@ -252,15 +260,32 @@ def lone_blanks(
         key = (_address(font), fs)
         if key not in descents:
             descents[key] = descent.value if raw.FPDFFont_GetDescent(font, fs, descent) else 0.0
-        glyph = _Glyph(t.rank, " ", (t.m[4], t.m[5]), t.m, 0.0, descents[key], fs, name)
-        adv = widths.get((name, fs))
-        if adv is None:
-            nxt = ordered[k + 1] if k + 1 < len(ordered) else None
-            step = _along(glyph, (nxt.m[4], nxt.m[5])) / _scale(glyph) if nxt is not None else 0.0
-            adv = step if 0 < step <= fs and abs(nxt.m[5] - t.m[5]) < 0.01 else fs / 2
-        glyph.adv = adv
-        out.append(glyph)
+        adv = space_advance(t) or ems.get(name, SPACE_EM) * fs
+        out.append(_Glyph(t.rank, " ", (t.m[4], t.m[5]), t.m, adv, descents[key], fs, name))
     return out
+
+
+def space_advance(t: _TextObject) -> float:
+    """The advance of a space in t's font and size (text space), measured by PDFium: the object's
+    text set to two spaces spans exactly the first one (09-sh-pt-zfb's half-em blanks, 14-cs-xfj's
+    quarter-em ones). Then set to one space, blank and unread again. 0 when the font has no space."""
+    left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+    if not _set_text(t.handle, "  ") or not raw.FPDFPageObj_GetBounds(t.handle, left, bottom, right, top):
+        return 0.0
+    a, b = t.m[0], t.m[1]
+    scale = (a * a + b * b) ** 0.5 or 1.0
+    span = ((right.value - left.value) * abs(a) + (top.value - bottom.value) * abs(b)) / scale
+    _set_text(t.handle, " ")
+    return span / scale
+
+
+def _set_text(handle: object, text: str) -> bool:
+    encoded = ctypes.create_string_buffer(text.encode("utf-16-le") + b"\0\0")
+    return bool(raw.FPDFText_SetText(handle, ctypes.cast(encoded, raw.FPDF_WIDESTRING)))
+
+
+#: PDFium's own limit (`kSizeEpsilon`): a text object narrower than this is not read.
+_EMPTY = 0.01
 
 
 def _char_dict(g: _Glyph, height: float, turn: Matrix) -> dict:
@@ -376,7 +401,7 @@ def _walk(
         raw.FPDFPageObj_GetMatrix(obj, matrix)
         m = _mult((matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f), space)
         if kind == raw.FPDF_PAGEOBJ_TEXT:
-            texts[_address(obj)] = _TextObject(len(texts), obj, m)
+            texts[_address(obj)] = _TextObject(len(texts), obj, m, form)
         elif kind == raw.FPDF_PAGEOBJ_FORM:
             _walk(obj, m, turn, height, lines, rects, curves, texts, form=True)
         else:
@@ -390,6 +415,7 @@ class _TextObject:
     rank: int
     handle: object
     m: Matrix
+    in_form: bool
 
 
 _SUBPATH = re.compile(r"m[^m]+")
