@@ -220,7 +220,7 @@ def _chars(textpage: raw.FPDF_TEXTPAGE, height: float, turn: Matrix, texts: dict
         glyphs.append(_Glyph(rank, text, origin, m, adv, down, fs, _font_name(font), generated))
     glyphs.extend(lone_blanks(glyphs, texts, descents))
     glyphs.sort(key=lambda g: g.rank)  # stable: PDFium keeps each object's characters in order
-    return [_char_dict(g, height, turn) for g in restore_spaces(glyphs)]
+    return [_char_dict(g, height, turn) for g in restore_spaces(glyphs, texts)]
 
 
 #: The advance of a space, in ems, when the page shows none of its font: a Latin font's space
@@ -308,34 +308,54 @@ def _char_dict(g: _Glyph, height: float, turn: Matrix) -> dict:
     }
 
 
-def restore_spaces(glyphs: list[_Glyph]) -> list[_Glyph]:
-    """The glyphs with the blanks PDFium's text page left out put back, and its made-up spaces
-    removed. PDFium keeps one space of a run of spaces (`CloseTempLine`); pdfminer keeps every
-    space, and the reader needs them: with blanks kept as characters, a run of spaces between
-    two labels of one cell holds them in one word (the sample's p.23 ``单位：  万元``; the
-    indented rows of 09-sh-pt-zfb, 13-suz-sjj, 14-cs-xfj). After a space of one text object,
-    the pen distance to that object's next character, in steps of the space's advance, tells
-    how many spaces stood between; a made-up space marks where a real one was dropped."""
+def restore_spaces(glyphs: list[_Glyph], texts: dict[int, _TextObject]) -> list[_Glyph]:
+    """The glyphs with the spaces PDFium's text page dropped put back, and its made-up spaces
+    removed. Of a run of spaces PDFium keeps the first (`CloseTempLine`); pdfminer keeps every
+    one, and the reader needs them: with blanks kept as characters, a run of spaces between two
+    parts of one label holds them in one word (07-sz-tjj's ``目  录``, ``第一部分  部门概况``). Two
+    places tell that spaces are missing, each in steps of a space's advance:
+
+    * a space that ends its text object, short of the object's far edge (the box of a text
+      object reaches the pen position of its last glyph, a blank included);
+    * a space PDFium made up for a TJ offset, short of the next character of the same object
+      (it stands where the next item starts: a space there was dropped as a second space).
+
+    A real space followed by a gap inside one object tells nothing: a TJ offset after a space
+    looks the same (14-cs-xfj p.11's ``第二部分 2026``)."""
     out: list[_Glyph] = []
     widths: dict[tuple[str, float], float] = {}
     for g in glyphs:
         if g.text == " " and not g.generated and g.adv > 0:
             widths.setdefault((g.font, g.size), g.adv)
+    left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
     for k, g in enumerate(glyphs):
-        prev = glyphs[k - 1] if k else None
-        if prev is not None and prev.rank == g.rank and prev.text == " ":
-            adv = widths.get((prev.font, prev.size), 0.0) if prev.generated else prev.adv
-            if adv > 0:
-                gap = _along(prev, g.origin) / _scale(prev)
-                before = 0 if prev.generated else 1  # spaces already standing at prev's place
-                missing = round(gap / adv) - before
-                if 0 < missing < 400:
-                    step = gap / (missing + before)
-                    for j in range(before, before + missing):
-                        out.append(_shifted(prev, j * step, adv))
-        if not g.generated:
-            out.append(g)
+        nxt = glyphs[k + 1] if k + 1 < len(glyphs) else None
+        if g.generated:
+            adv = widths.get((g.font, g.size), 0.0)
+            if nxt is not None and nxt.rank == g.rank and adv > 0:
+                out.extend(_spaces(g, _along(g, nxt.origin) / _scale(g), adv, 0))
+            continue
+        out.append(g)
+        if g.text == " " and g.adv > 0 and (nxt is None or nxt.rank != g.rank) and g.rank in texts:
+            obj = texts[g.rank]
+            if obj.in_form or not raw.FPDFPageObj_GetBounds(obj.handle, left, bottom, right, top):
+                continue
+            corners = ((left.value, bottom.value), (right.value, top.value), (left.value, top.value),
+                       (right.value, bottom.value))
+            reach = max(_along(g, c) for c in corners) / _scale(g)
+            out.extend(_spaces(g, reach, g.adv, 1))
     return out
+
+
+def _spaces(g: _Glyph, reach: float, adv: float, before: int) -> list[_Glyph]:
+    """The spaces missing from g's place to `reach` further along its baseline (text space), in
+    even steps: ``before`` is 1 when g is a space itself (the first stands one step on), 0 when
+    g only marks where the first stood."""
+    count = round(reach / adv) if reach > 0 else 0
+    if not 0 < count < 400:
+        return []
+    step = reach / count
+    return [_shifted(g, j * step, adv) for j in range(before, before + count)]
 
 
 def _scale(g: _Glyph) -> float:
