@@ -245,13 +245,13 @@ def lone_blanks(
     for g in glyphs:
         if g.text == " " and not g.generated and g.adv > 0 and g.size > 0:
             ems.setdefault(g.font, g.adv / g.size)
-    left, right, top, bottom = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
     size, descent = ctypes.c_float(), ctypes.c_float()
     out: list[_Glyph] = []
     for t in texts.values():
-        if t.rank in seen or not raw.FPDFPageObj_GetBounds(t.handle, left, bottom, right, top):
+        corners = None if t.rank in seen else t.corners()
+        if corners is None:
             continue
-        if abs(right.value - left.value) >= _EMPTY or abs(top.value - bottom.value) >= _EMPTY:
+        if max(abs(x - corners[0][0]) + abs(y - corners[0][1]) for x, y in corners) >= _EMPTY:
             continue  # a duplicate PDFium dropped (drawn twice for a bold look): its glyphs are unknown
         raw.FPDFTextObj_GetFontSize(t.handle, size)
         font = raw.FPDFTextObj_GetFont(t.handle)
@@ -269,14 +269,14 @@ def space_advance(t: _TextObject) -> float:
     """The advance of a space in t's font and size (text space), measured by PDFium: the object's
     text set to two spaces spans exactly the first one (09-sh-pt-zfb's half-em blanks, 14-cs-xfj's
     quarter-em ones). Then set to one space, blank and unread again. 0 when the font has no space."""
-    left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
-    if not _set_text(t.handle, "  ") or not raw.FPDFPageObj_GetBounds(t.handle, left, bottom, right, top):
+    corners = t.corners() if _set_text(t.handle, "  ") else None
+    if corners is None:
         return 0.0
+    _set_text(t.handle, " ")
     a, b = t.m[0], t.m[1]
     scale = (a * a + b * b) ** 0.5 or 1.0
-    span = ((right.value - left.value) * abs(a) + (top.value - bottom.value) * abs(b)) / scale
-    _set_text(t.handle, " ")
-    return span / scale
+    along = [((x - t.m[4]) * a + (y - t.m[5]) * b) / scale for x, y in corners]
+    return (max(along) - min(along)) / scale
 
 
 def _set_text(handle: object, text: str) -> bool:
@@ -327,7 +327,7 @@ def restore_spaces(glyphs: list[_Glyph], texts: dict[int, _TextObject]) -> list[
     for g in glyphs:
         if g.text == " " and not g.generated and g.adv > 0:
             widths.setdefault((g.font, g.size), g.adv)
-    left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+    ranked = {t.rank: t for t in texts.values()}
     for k, g in enumerate(glyphs):
         nxt = glyphs[k + 1] if k + 1 < len(glyphs) else None
         if g.generated:
@@ -336,12 +336,10 @@ def restore_spaces(glyphs: list[_Glyph], texts: dict[int, _TextObject]) -> list[
                 out.extend(_spaces(g, _along(g, nxt.origin) / _scale(g), adv, 0))
             continue
         out.append(g)
-        if g.text == " " and g.adv > 0 and (nxt is None or nxt.rank != g.rank) and g.rank in texts:
-            obj = texts[g.rank]
-            if obj.in_form or not raw.FPDFPageObj_GetBounds(obj.handle, left, bottom, right, top):
+        if g.text == " " and g.adv > 0 and (nxt is None or nxt.rank != g.rank) and g.rank in ranked:
+            corners = ranked[g.rank].corners()
+            if corners is None:
                 continue
-            corners = ((left.value, bottom.value), (right.value, top.value), (left.value, top.value),
-                       (right.value, bottom.value))
             reach = max(_along(g, c) for c in corners) / _scale(g)
             out.extend(_spaces(g, reach, g.adv, 1))
     return out
@@ -421,7 +419,7 @@ def _walk(
         raw.FPDFPageObj_GetMatrix(obj, matrix)
         m = _mult((matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f), space)
         if kind == raw.FPDF_PAGEOBJ_TEXT:
-            texts[_address(obj)] = _TextObject(len(texts), obj, m, form)
+            texts[_address(obj)] = _TextObject(len(texts), obj, m, space)
         elif kind == raw.FPDF_PAGEOBJ_FORM:
             _walk(obj, m, turn, height, lines, rects, curves, texts, form=True)
         else:
@@ -435,7 +433,15 @@ class _TextObject:
     rank: int
     handle: object
     m: Matrix
-    in_form: bool
+    space: Matrix  # of the form XObject it stands in (identity on the page itself)
+
+    def corners(self) -> list[tuple[float, float]] | None:
+        """The corners of PDFium's box of the object, in page space (None when it has none)."""
+        left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
+        if not raw.FPDFPageObj_GetBounds(self.handle, left, bottom, right, top):
+            return None
+        x0, y0, x1, y1 = left.value, bottom.value, right.value, top.value
+        return [_apply(self.space, x, y) for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1))]
 
 
 _SUBPATH = re.compile(r"m[^m]+")
