@@ -318,10 +318,11 @@ def restore_spaces(glyphs: list[_Glyph], texts: dict[int, _TextObject]) -> list[
     * a space that ends its text object, short of the object's far edge (the box of a text
       object reaches the pen position of its last glyph, a blank included);
     * a space PDFium made up for a TJ offset, short of the next character of the same object
-      (it stands where the next item starts: a space there was dropped as a second space).
-
-    A real space followed by a gap inside one object tells nothing: a TJ offset after a space
-    looks the same (14-cs-xfj p.11's ``第二部分 2026``)."""
+      (it stands where the next item starts: a space there was dropped as a second space);
+    * a space after a printed character of its object, short of the object's next character
+      by whole advances (08-sh-tjdsj's ``目  录``, 11-js-swbgt's ``合     计`` with a little
+      character spacing between). Not a space that starts its object: a TJ offset after it
+      looks the same (14-cs-xfj p.11's ``第二部分 2026``: one space, then a quarter-em offset)."""
     out: list[_Glyph] = []
     widths: dict[tuple[str, float], float] = {}
     for g in glyphs:
@@ -336,6 +337,13 @@ def restore_spaces(glyphs: list[_Glyph], texts: dict[int, _TextObject]) -> list[
                 out.extend(_spaces(g, _along(g, nxt.origin) / _scale(g), adv, 0))
             continue
         out.append(g)
+        prev = glyphs[k - 1] if k else None
+        inside = prev is not None and prev.rank == g.rank and not prev.generated and prev.text.strip()
+        if g.text == " " and g.adv > 0 and inside and nxt is not None and nxt.rank == g.rank:
+            distance = _along(g, nxt.origin) / _scale(g)
+            missing = round(distance / g.adv) - 1
+            if missing > 0:
+                out.extend(_spaces(g, distance * missing / (missing + 1), g.adv, 1))
         if g.text == " " and g.adv > 0 and (nxt is None or nxt.rank != g.rank) and g.rank in ranked:
             corners = ranked[g.rank].corners()
             if corners is None:
