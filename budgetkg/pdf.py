@@ -134,6 +134,8 @@ def _read_pdfium(path: Path, numbers: Sequence[int] | None) -> list[PageText]:
             page_text(n, p.width, p.height, p.chars, p.edges, lambda p=p: _upright_text(p.chars, p.width, p.height))
             for n, p in zip(wanted, pages, strict=True)
         ]
+    except pdf_pdfium.PdfiumError as exc:  # a page PDFium cannot load
+        raise InputError(str(path), f"is damaged and cannot be parsed ({type(exc).__name__})") from None
     finally:
         pdf.close()
 

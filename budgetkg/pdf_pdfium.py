@@ -30,6 +30,7 @@ import pypdfium2.raw as raw
 
 from budgetkg.model import InputError
 
+PdfiumError = pdfium.PdfiumError
 Matrix = tuple[float, float, float, float, float, float]
 IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
