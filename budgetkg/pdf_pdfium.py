@@ -126,9 +126,11 @@ def read_raw_page(page: pdfium.PdfPage) -> RawPage:
     curves: list[dict] = []
     texts: dict[int, _TextObject] = {}
     _walk(page.raw, IDENTITY, turn, height, lines, rects, curves, texts)
+    _font_names.clear()
+    _FONTS.clear()
     textpage = page.get_textpage()
     try:
-        chars = _chars(textpage.raw, height, turn, texts)
+        chars = _chars(textpage.raw, height, texts)
     finally:
         textpage.close()
     return RawPage(width, height, chars, lines + rects + curves)
@@ -137,6 +139,7 @@ def read_raw_page(page: pdfium.PdfPage) -> RawPage:
 # --- characters ---------------------------------------------------------------------------------
 
 _font_names: dict[int, str] = {}
+_FONTS: dict[int, _Font] = {}  # by text object rank, for the page being read
 
 
 def _font_name(font: raw.FPDF_FONT) -> str:
@@ -178,50 +181,52 @@ class _Glyph:
     generated: bool = False
 
 
-def _chars(textpage: raw.FPDF_TEXTPAGE, height: float, turn: Matrix, texts: dict[int, _TextObject]) -> list[dict]:
+def _chars(textpage: raw.FPDF_TEXTPAGE, height: float, texts: dict[int, _TextObject]) -> list[dict]:
     """Every character of the page's text (PDFium's made-up spaces and line breaks left out:
     pdfminer makes none), in content-stream order, with the spaces PDFium's text page dropped
-    put back (`restore_spaces`), each with pdfminer's box (`char_box`)."""
-    _font_names.clear()
+    put back (`restore_spaces`, `lone_blanks`), each with pdfminer's box (`char_box`)."""
     count = raw.FPDFText_CountChars(textpage)
     origin_x, origin_y = ctypes.c_double(), ctypes.c_double()
-    matrix = raw.FS_MATRIX()
     loose = raw.FS_RECTF()
-    size = ctypes.c_float()
-    descent = ctypes.c_float()
     glyphs: list[_Glyph] = []
-    descents: dict[tuple[int, float], float] = {}
+    object_at, is_generated, unicode_at = _text_object_at, raw.FPDFText_IsGenerated, raw.FPDFText_GetUnicode
+    origin_of, loose_box = raw.FPDFText_GetCharOrigin, raw.FPDFText_GetLooseCharBox
     for i in range(count):
-        obj = raw.FPDFText_GetTextObject(textpage, i)
-        if not obj:
+        t = texts.get(object_at(textpage, i) or 0)
+        if t is None:
             continue
-        generated = raw.FPDFText_IsGenerated(textpage, i) == 1
-        code = raw.FPDFText_GetUnicode(textpage, i)
+        generated = is_generated(textpage, i) == 1
+        code = unicode_at(textpage, i)
         if generated and code != 32:
             continue
-        raw.FPDFText_GetCharOrigin(textpage, i, origin_x, origin_y)
-        raw.FPDFText_GetMatrix(textpage, i, matrix)
-        raw.FPDFTextObj_GetFontSize(obj, size)
-        font = raw.FPDFTextObj_GetFont(obj)
-        fs = size.value
-        key = (_address(font), fs)
-        down = descents.get(key)
-        if down is None:
-            down = descent.value if raw.FPDFFont_GetDescent(font, fs, descent) else 0.0
-            descents[key] = down
-        m = (matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f)
+        origin_of(textpage, i, origin_x, origin_y)
         adv = 0.0
         if not generated:
-            raw.FPDFText_GetLooseCharBox(textpage, i, loose)
-            adv = _advance(m, loose.left, loose.right)
-        known = texts.get(_address(obj))
-        rank = known.rank if known is not None else -1
-        origin = (origin_x.value, origin_y.value)
+            loose_box(textpage, i, loose)
+            adv = _advance(t.m, loose.left, loose.right)
         text = HYPHEN if code == 2 else chr(code) if code else ""
-        glyphs.append(_Glyph(rank, text, origin, m, adv, down, fs, _font_name(font), generated))
-    glyphs.extend(lone_blanks(glyphs, texts, descents))
+        font = t.font()
+        glyphs.append(_Glyph(t.rank, text, (origin_x.value, origin_y.value), t.m, adv, font.descent, font.size,
+                             font.name, generated))
+    glyphs.extend(lone_blanks(glyphs, texts))
     glyphs.sort(key=lambda g: g.rank)  # stable: PDFium keeps each object's characters in order
-    return [_char_dict(g, height, turn) for g in restore_spaces(glyphs, texts)]
+    return [_char_dict(g, height) for g in restore_spaces(glyphs, texts)]
+
+
+#: PDFium's FPDFText_GetTextObject returning the object's address (an int, a dictionary key)
+#: rather than a ctypes pointer, which costs a cast per character.
+_text_object_at = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)(
+    ctypes.cast(raw.FPDFText_GetTextObject, ctypes.c_void_p).value
+)
+
+
+@dataclass(frozen=True)
+class _Font:
+    """What a character's box needs of its text object's font: name, size, descent (text space)."""
+
+    name: str
+    size: float
+    descent: float
 
 
 #: The advance of a space, in ems, when the page shows none of its font: a Latin font's space
@@ -229,9 +234,7 @@ def _chars(textpage: raw.FPDF_TEXTPAGE, height: float, turn: Matrix, texts: dict
 SPACE_EM = 0.25
 
 
-def lone_blanks(
-    glyphs: list[_Glyph], texts: dict[int, _TextObject], descents: dict[tuple[int, float], float]
-) -> list[_Glyph]:
+def lone_blanks(glyphs: list[_Glyph], texts: dict[int, _TextObject]) -> list[_Glyph]:
     """A space for each text object PDFium's text page left out for having no extent.
 
     PDFium does not read a text object whose box is empty; its box is made of its glyphs'
@@ -246,7 +249,6 @@ def lone_blanks(
     for g in glyphs:
         if g.text == " " and not g.generated and g.adv > 0 and g.size > 0:
             ems.setdefault(g.font, g.adv / g.size)
-    size, descent = ctypes.c_float(), ctypes.c_float()
     out: list[_Glyph] = []
     for t in texts.values():
         corners = None if t.rank in seen else t.corners()
@@ -254,15 +256,9 @@ def lone_blanks(
             continue
         if max(abs(x - corners[0][0]) + abs(y - corners[0][1]) for x, y in corners) >= _EMPTY:
             continue  # a duplicate PDFium dropped (drawn twice for a bold look): its glyphs are unknown
-        raw.FPDFTextObj_GetFontSize(t.handle, size)
-        font = raw.FPDFTextObj_GetFont(t.handle)
-        fs = size.value
-        name = _font_name(font)
-        key = (_address(font), fs)
-        if key not in descents:
-            descents[key] = descent.value if raw.FPDFFont_GetDescent(font, fs, descent) else 0.0
-        adv = space_advance(t) or ems.get(name, SPACE_EM) * fs
-        out.append(_Glyph(t.rank, " ", (t.m[4], t.m[5]), t.m, adv, descents[key], fs, name))
+        font = t.font()
+        adv = space_advance(t) or ems.get(font.name, SPACE_EM) * font.size
+        out.append(_Glyph(t.rank, " ", (t.m[4], t.m[5]), t.m, adv, font.descent, font.size, font.name))
     return out
 
 
@@ -289,11 +285,9 @@ def _set_text(handle: object, text: str) -> bool:
 _EMPTY = 0.01
 
 
-def _char_dict(g: _Glyph, height: float, turn: Matrix) -> dict:
-    placed = (*g.m[:4], *g.origin)
-    x0, y0, x1, y1 = char_box(placed, g.adv, g.descent, g.size, turn)
-    full = _mult(placed, turn)
-    a, b, c, d = full[:4]
+def _char_dict(g: _Glyph, height: float) -> dict:
+    a, b, c, d = g.m[:4]
+    x0, y0, x1, y1 = char_box((a, b, c, d, *g.origin), g.adv, g.descent, g.size)
     return {
         "text": g.text,
         "fontname": g.font,
@@ -303,7 +297,7 @@ def _char_dict(g: _Glyph, height: float, turn: Matrix) -> dict:
         "top": height - y1,
         "bottom": height - y0,
         "doctop": height - y1,
-        "matrix": full,
+        "matrix": (a, b, c, d, *g.origin),
         "upright": a * d > 0 and b * c <= 0,
         "object_type": "char",
     }
@@ -391,15 +385,18 @@ def _advance(m: Matrix, left: float, right: float) -> float:
     return (right - left) / scale if scale else 0.0
 
 
-def char_box(m: Matrix, adv: float, descent: float, size: float, turn: Matrix) -> tuple[float, float, float, float]:
+def char_box(m: Matrix, adv: float, descent: float, size: float) -> tuple[float, float, float, float]:
     """pdfminer's glyph box: (0, descent) to (advance, descent + size) in text space, carried
-    by the character's matrix (origin included) and the page's `turn`, as a bounding box."""
-    full = _mult(m, turn)
+    by the character's matrix (origin included), as a bounding box."""
+    a, b, c, d, e, f = m
     up = descent + size
-    corners = [_apply(full, x, y) for x, y in ((0, descent), (adv, descent), (0, up), (adv, up))]
-    xs = [p[0] for p in corners]
-    ys = [p[1] for p in corners]
-    return min(xs), min(ys), max(xs), max(ys)
+    if b == 0 and c == 0:  # text laid along the axes: most of every page
+        xs, ys = (e, e + a * adv), (f + d * descent, f + d * up)
+        return min(xs), min(ys), max(xs), max(ys)
+    corners = [_apply(m, x, y) for x, y in ((0, descent), (adv, descent), (0, up), (adv, up))]
+    xs2 = [p[0] for p in corners]
+    ys2 = [p[1] for p in corners]
+    return min(xs2), min(ys2), max(xs2), max(ys2)
 
 
 # --- rules --------------------------------------------------------------------------------------
@@ -443,6 +440,17 @@ class _TextObject:
     handle: object
     m: Matrix
     space: Matrix  # of the form XObject it stands in (identity on the page itself)
+
+    def font(self) -> _Font:
+        """The object's font (name, size, descent), read from PDFium once per object."""
+        cached = _FONTS.get(self.rank)
+        if cached is None:
+            size, descent = ctypes.c_float(), ctypes.c_float()
+            raw.FPDFTextObj_GetFontSize(self.handle, size)
+            font = raw.FPDFTextObj_GetFont(self.handle)
+            down = descent.value if raw.FPDFFont_GetDescent(font, size.value, descent) else 0.0
+            cached = _FONTS[self.rank] = _Font(_font_name(font), size.value, down)
+        return cached
 
     def corners(self) -> list[tuple[float, float]] | None:
         """The corners of PDFium's box of the object, in page space (None when it has none)."""
