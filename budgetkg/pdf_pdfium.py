@@ -128,9 +128,12 @@ def read_raw_page(page: pdfium.PdfPage) -> RawPage:
     _walk(page.raw, IDENTITY, turn, height, lines, rects, curves, texts)
     _font_names.clear()
     _FONTS.clear()
+    _TURNED.clear()
+    turned = turn_upright(texts)
+    _TURNED.update(turned)
     textpage = page.get_textpage()
     try:
-        chars = _chars(textpage.raw, height, texts)
+        chars = _chars(textpage.raw, height, texts, turned)
     finally:
         textpage.close()
     return RawPage(width, height, chars, lines + rects + curves)
@@ -140,6 +143,7 @@ def read_raw_page(page: pdfium.PdfPage) -> RawPage:
 
 _font_names: dict[int, str] = {}
 _FONTS: dict[int, _Font] = {}  # by text object rank, for the page being read
+_TURNED: dict[int, tuple[Matrix, float]] = {}  # `turn_upright`'s turns back, for the page being read
 
 
 def _font_name(font: raw.FPDF_FONT) -> str:
@@ -181,7 +185,9 @@ class _Glyph:
     generated: bool = False
 
 
-def _chars(textpage: raw.FPDF_TEXTPAGE, height: float, texts: dict[int, _TextObject]) -> list[dict]:
+def _chars(
+    textpage: raw.FPDF_TEXTPAGE, height: float, texts: dict[int, _TextObject], turned: dict[int, tuple[Matrix, float]]
+) -> list[dict]:
     """Every character of the page's text (PDFium's made-up spaces and line breaks left out:
     pdfminer makes none), in content-stream order, with the spaces PDFium's text page dropped
     put back (`restore_spaces`, `lone_blanks`), each with pdfminer's box (`char_box`)."""
@@ -200,14 +206,17 @@ def _chars(textpage: raw.FPDF_TEXTPAGE, height: float, texts: dict[int, _TextObj
         if generated and code != 32:
             continue
         origin_of(textpage, i, origin_x, origin_y)
+        origin = (origin_x.value, origin_y.value)
+        back, scale = turned.get(t.rank, (None, t.m[0]))
         adv = 0.0
         if not generated:
             loose_box(textpage, i, loose)
-            adv = _advance(t.m, loose.left, loose.right)
+            adv = (loose.right - loose.left) / scale if scale else 0.0
+        if back is not None:
+            origin = _apply(back, *origin)
         text = HYPHEN if code == 2 else chr(code) if code else ""
         font = t.font()
-        glyphs.append(_Glyph(t.rank, text, (origin_x.value, origin_y.value), t.m, adv, font.descent, font.size,
-                             font.name, generated))
+        glyphs.append(_Glyph(t.rank, text, origin, t.m, adv, font.descent, font.size, font.name, generated))
     glyphs.extend(lone_blanks(glyphs, texts))
     glyphs.sort(key=lambda g: g.rank)  # stable: PDFium keeps each object's characters in order
     return [_char_dict(g, height) for g in restore_spaces(glyphs, texts)]
@@ -378,11 +387,38 @@ def _shifted(g: _Glyph, distance: float, adv: float) -> _Glyph:
     return _Glyph(g.rank, " ", origin, g.m, adv, g.descent, g.size, g.font)
 
 
-def _advance(m: Matrix, left: float, right: float) -> float:
-    """The character's advance in text space (font units × size): PDFium's loose box is the
-    origin plus the advance scaled by the matrix's ``a`` (its horizontal scale)."""
-    scale = m[0]
-    return (right - left) / scale if scale else 0.0
+def turn_upright(texts: dict[int, _TextObject]) -> dict[int, tuple[Matrix, float]]:
+    """Turn every text object whose baseline does not run left to right about its origin until
+    it does, before the text page is made; return for each (by rank) the matrix that turns its
+    glyphs' origins back and its horizontal scale once turned.
+
+    PDFium's loose character box — the only place it tells a glyph's advance — is the origin plus
+    the advance times the matrix's ``a``: for text running down or up the page (a table printed
+    sideways, a page turned by /Rotate over upright text: issue 11's rotated renderings) ``a`` is
+    0 and the box has no width. Turned, the same glyphs have their advance, and the origins,
+    turned back, are where they were; the matrix kept for each character is the original one."""
+    out: dict[int, tuple[Matrix, float]] = {}
+    for t in texts.values():
+        a, b = t.m[0], t.m[1]
+        if a > 0 and abs(b) <= 1e-9 * a:
+            continue
+        scale = (a * a + b * b) ** 0.5
+        if scale == 0:
+            continue
+        cos, sin = a / scale, b / scale
+        ox, oy = t.m[4], t.m[5]
+        turn: Matrix = (cos, -sin, sin, cos, ox - (cos * ox + sin * oy), oy - (-sin * ox + cos * oy))
+        local = _mult(_mult(t.space, turn), _inverse(t.space))  # the same turn in the object's own space
+        raw.FPDFPageObj_Transform(t.handle, *local)
+        out[t.rank] = (_inverse(turn), scale)
+    return out
+
+
+def _inverse(m: Matrix) -> Matrix:
+    a, b, c, d, e, f = m
+    det = a * d - b * c
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
+    return (ia, ib, ic, id_, -(ia * e + ic * f), -(ib * e + id_ * f))
 
 
 def char_box(m: Matrix, adv: float, descent: float, size: float) -> tuple[float, float, float, float]:
@@ -453,12 +489,15 @@ class _TextObject:
         return cached
 
     def corners(self) -> list[tuple[float, float]] | None:
-        """The corners of PDFium's box of the object, in page space (None when it has none)."""
+        """The corners of PDFium's box of the object, in page space where it was drawn (turned
+        back when `turn_upright` turned it; None when it has none)."""
         left, bottom, right, top = ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float()
         if not raw.FPDFPageObj_GetBounds(self.handle, left, bottom, right, top):
             return None
         x0, y0, x1, y1 = left.value, bottom.value, right.value, top.value
-        return [_apply(self.space, x, y) for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1))]
+        page = [_apply(self.space, x, y) for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1))]
+        back = _TURNED.get(self.rank)
+        return page if back is None else [_apply(back[0], x, y) for x, y in page]
 
 
 _SUBPATH = re.compile(r"m[^m]+")

@@ -8,6 +8,7 @@ import gzip
 from pathlib import Path
 
 import pytest
+from conftest import BASE, SAMPLE_PDF
 
 from budgetkg.build import BuildOptions, build, reader_fingerprint
 from budgetkg.lines import document_lines
@@ -15,7 +16,6 @@ from budgetkg.model import InputError
 from budgetkg.pdf import ENGINES, read_pages
 from budgetkg.pdf_pdfium import char_box, page_turn
 from budgetkg.reader import read_document
-from conftest import BASE, SAMPLE_PDF
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +71,50 @@ def test_rotated_page_read_upright(real_docs_dir: Path) -> None:
     plumber, pdfium = read_pages(path, [2]), read_pages(path, [2], engine="pdfium")
     assert (pdfium[0].width, pdfium[0].height) == pytest.approx((plumber[0].width, plumber[0].height))
     assert [ln.text for ln in pdfium[0].lines] == [ln.text for ln in plumber[0].lines]
+
+
+def _lines_of(path: Path, pages: list[int] | None = None) -> dict[str, list[list[str]]]:
+    return {e: [[ln.text for ln in p.lines] for p in read_pages(path, pages, engine=e)] for e in ENGINES}
+
+
+def test_turned_renderings_read_alike(real_docs_dir: Path, tmp_path: Path) -> None:
+    """Pages turned by /Rotate over upright content (their text then runs down, up or upside
+    down the displayed page, issue 11) read into the same lines with both engines."""
+    import pypdfium2
+
+    source = real_docs_dir / "02-gz-xfj-2026.pdf"
+    if not source.exists():
+        pytest.skip(f"{source} not found")
+    for turn in (90, 180, 270):
+        pdf = pypdfium2.PdfDocument(str(source))
+        pdf[4].set_rotation(turn)
+        target = tmp_path / f"turned-{turn}.pdf"
+        pdf.save(str(target))
+        pdf.close()
+        lines = _lines_of(target, [5])
+        assert lines["pdfium"] == lines["pdfplumber"], f"turned by {turn}°"
+
+
+def test_sample_styles_read_alike(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The sample rendered in every visual style of test_styles reads into the same lines."""
+    pytest.importorskip("reportlab")
+    from conftest import SAMPLE_TXT, load_script
+
+    rb = load_script("render_budget_pdf")
+    if not (Path(rb.WQY_ZENHEI).exists() and Path(rb.AR_PL_UMING).exists()):
+        pytest.skip("CJK fonts missing (apt-get install fonts-wqy-zenhei fonts-arphic-uming)")
+    from test_styles import STYLES
+
+    out = tmp_path_factory.mktemp("engine-styles")
+    text = SAMPLE_TXT.read_text(encoding="utf-8")
+    differing = []
+    for name, options in STYLES.items():
+        path = out / f"{name}.pdf"
+        rb.render(text, path, **options)
+        lines = _lines_of(path)
+        if lines["pdfium"] != lines["pdfplumber"]:
+            differing.append(name)
+    assert not differing, f"styles read differently by the engines: {differing}"
 
 
 def test_engine_is_part_of_the_reader_fingerprint() -> None:
