@@ -1,20 +1,33 @@
 """Stage 1, second page source: a page's characters and rules read with PDFium (pypdfium2).
 
-pdfplumber (pdfminer) interprets every content stream in Python; PDFium does it in C++ and
-hands out the same facts about twenty times faster (issue 16). This module returns them in
-pdfplumber's shape — character dicts (``text``, ``x0``/``x1``/``top``/``bottom`` with the top
-measured from the page top, ``matrix``, ``fontname``, ``size``, ``upright``) and edge dicts
-(the sides of lines, rectangles and curves) — so that everything after it in `budgetkg.pdf`
-(words, splits at rules, turned pages, lines) runs unchanged on either source, and the two
-give the same `lines.csv`. pdfplumber stays the reference: where PDFium's own notion of a
-fact differs, the fact is rebuilt here the way pdfminer makes it:
+pdfplumber (pdfminer) interprets every content stream in Python; PDFium does it in C++ (issue
+16: a page's characters and edges in a quarter of pdfplumber's time, see benchmarks/run.py's
+`engines`). This module returns them in pdfplumber's shape — character dicts (``text``,
+``x0``/``x1``/``top``/``bottom`` with the top measured from the page top, ``matrix``,
+``fontname``, ``size``, ``upright``) and edge dicts (the sides of lines, rectangles and curves)
+— so that everything after it in `budgetkg.pdf` (words, splits at rules, turned pages, lines)
+runs unchanged on either source, and the two give the same `lines.csv` (tests/test_engines.py:
+the sample, its rendered styles and every shared real document). pdfplumber stays the
+reference: where PDFium's own notion of a fact differs, the fact is rebuilt here the way
+pdfminer makes it:
 
-* `char_box` — a glyph box from the font's advance width, its descriptor's descent and the
-  font size (pdfminer's box), not PDFium's tight glyph-outline box;
+* `char_box` — a glyph box from the advance, the font's descent and size (pdfminer's box),
+  not PDFium's tight outline box; the advance from PDFium's loose box (`turn_upright` makes
+  that box usable for text that does not run left to right);
+* `restore_spaces`, `lone_blanks` — the blanks PDFium's text page leaves out (a run of
+  spaces kept as one, a blank drawn as an object of its own) put back, its made-up spaces and
+  line breaks left out, and the characters in content-stream order (PDFium sorts a line's
+  objects by position);
+* `HYPHEN` — a line-end hyphen as printed, not PDFium's U+0002;
 * `path_edges` — a path object split into subpaths and classed as line, rectangle or curve
   by pdfminer's rules, its edges made as pdfplumber makes them from each class;
 * `page_turn` — a page with /Rotate read in its displayed frame, as pdfminer's interpreter
   does, so the page's width and height and every coordinate are those pdfplumber reports.
+
+What remains different is position by a fraction of a point: PDFium keeps glyph widths as
+whole font units and positions in single precision (up to 0.2 pt along a long line of the
+real documents), and places glyphs after character spacing (Tc) differently from pdfminer (the
+sample's justified prose: the last glyph of a line up to 10 pt apart; no table is set so).
 """
 
 from __future__ import annotations
