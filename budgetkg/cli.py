@@ -54,7 +54,7 @@ def usable_cpus() -> int:
     type=click.Choice(ENGINES),
     default=DEFAULT_ENGINE,
     show_default=True,
-    help="What reads the PDFs' pages: PDFium (faster) or pdfplumber (the reference; the same lines.csv on every sample).",
+    help="What reads the PDFs' pages: PDFium (faster) or pdfplumber (the reference; same lines.csv).",
 )
 def build_command(
     inputs: tuple[Path, ...],
