@@ -57,7 +57,7 @@ def _quiet(**kwargs: object) -> BuildOptions:
 
 
 def _no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(path: Path, mappings: object = None) -> None:
+    def refuse(path: Path, mappings: object = None, engine: str = DEFAULT_ENGINE) -> None:
         raise AssertionError(f"{path} was parsed again")
 
     monkeypatch.setattr(budgetkg.reader, "read_document", refuse)
