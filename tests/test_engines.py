@@ -68,7 +68,7 @@ def test_rotated_page_read_upright(real_docs_dir: Path) -> None:
     path = real_docs_dir / "11-js-swbgt-2019.pdf"
     if not path.exists():
         pytest.skip(f"{path} not found")
-    plumber, pdfium = read_pages(path, [2]), read_pages(path, [2], engine="pdfium")
+    plumber, pdfium = read_pages(path, [2], engine="pdfplumber"), read_pages(path, [2], engine="pdfium")
     assert (pdfium[0].width, pdfium[0].height) == pytest.approx((plumber[0].width, plumber[0].height))
     assert [ln.text for ln in pdfium[0].lines] == [ln.text for ln in plumber[0].lines]
 
