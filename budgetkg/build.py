@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from budgetkg.claims import write_claims_csv, write_year_over_year_csv
 from budgetkg.lines import write_lines
 from budgetkg.model import Document, InputError, PageText
 from budgetkg.pdf import DEFAULT_ENGINE, count_pages, sha256_of
@@ -538,6 +539,8 @@ class _Build:
         reference = self.builder.reference_dataset()
         self.datasets.insert(0, reference)
         result.lines = write_lines(result.documents, self.tmp / "lines.csv")
+        write_claims_csv(result.documents, self.tmp / "claims.csv", self.builder.org_key)
+        write_year_over_year_csv(result.documents, self.tmp / "year-over-year.csv", self.builder.org_key)
         self.timings["graph"] += time.perf_counter() - t
         report = self._validate_and_publish()
         result.report = report
