@@ -129,6 +129,17 @@ def test_unknown_engine_and_bad_files(tmp_path: Path) -> None:
     damaged.write_bytes(b"%PDF-1.4\n" + b"garbage " * 100)
     with pytest.raises(InputError, match="damaged"):
         read_pages(damaged, engine="pdfium")
+    pytest.importorskip("reportlab")
+    from reportlab.lib import pdfencrypt
+    from reportlab.pdfgen import canvas
+
+    locked = tmp_path / "locked.pdf"
+    pdf = canvas.Canvas(str(locked), encrypt=pdfencrypt.StandardEncryption("secret", canPrint=0))
+    pdf.drawString(100, 700, "hello")
+    pdf.save()
+    for engine in ENGINES:
+        with pytest.raises(InputError, match="encrypted"):
+            read_pages(locked, engine=engine)
 
 
 def test_glyph_box_is_pdfminers() -> None:
