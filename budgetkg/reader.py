@@ -27,7 +27,7 @@ from budgetkg.model import (
     SourceFile,
     Table,
 )
-from budgetkg.pdf import read_pdf
+from budgetkg.pdf import DEFAULT_ENGINE, read_pdf
 from budgetkg.prose import read_prose
 from budgetkg.tables import AMOUNT, BRACKET_CODE, DASHES, find_tables
 
@@ -42,9 +42,10 @@ COLUMN_NUMBER_MARKS = {"**", "*", "栏次", "行次", "栏号", "甲", "乙", "�
 CURRENCY_MULTIPLIER = {"元": 0, "千元": 3, "万元": 4, "亿元": 8}
 
 
-def read_document(path: Path, mappings: Mappings | None = None) -> Document:
-    """PDF file → Document. Raises InputError when the file is no readable budget."""
-    source, pages = read_pdf(path)
+def read_document(path: Path, mappings: Mappings | None = None, engine: str = DEFAULT_ENGINE) -> Document:
+    """PDF file → Document (its pages read by `engine`, see budgetkg.pdf.ENGINES). Raises
+    InputError when the file is no readable budget."""
+    source, pages = read_pdf(path, engine)
     return document_from_pages(source, pages, mappings)
 
 
