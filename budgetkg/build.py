@@ -42,7 +42,7 @@ from tqdm import tqdm
 from budgetkg.claims import write_claims_csv, write_year_over_year_csv
 from budgetkg.lines import write_lines
 from budgetkg.model import Document, InputError, PageText
-from budgetkg.pdf import count_pages, sha256_of
+from budgetkg.pdf import DEFAULT_ENGINE, count_pages, sha256_of
 from budgetkg.processes import die_with_parent
 
 if TYPE_CHECKING:
@@ -60,8 +60,11 @@ READER_INPUTS = (
     "model.py",
     "layout.py",
     "pdf.py",
+    "pdf_pdfium.py",
     *(f"tables/{m}.py" for m in ("__init__", "patterns", "geometry", "locate", "header", "columns", "rows")),
     "reader.py",
+    "kinds.py",
+    "codelists.py",
     "prose.py",
     "mapping.py",
     "reading.py",
@@ -81,6 +84,7 @@ class BuildOptions:
     validate: bool = True
     tolerance: str | None = None  # rounding tolerance per printed figure, see validation.py
     timeout: float | None = 1800.0  # seconds one document may take to parse (or validate)
+    engine: str = DEFAULT_ENGINE  # the page source, see budgetkg.pdf.ENGINES
     license: str | None = None  # IRI of the data's licence, stated in the catalog (export.CatalogInfo)
     publisher: str | None = None  # the catalog's publisher (default: the department(s) read)
 
@@ -401,13 +405,13 @@ def _pool(jobs: int, tasks: int, timeout: float | None) -> WorkerPool | InlinePo
 # --- tasks ---------------------------------------------------------------------------------------
 
 
-def _parse_task(path: str) -> tuple[bool, bytes | str]:
+def _parse_task(path: str, engine: str = DEFAULT_ENGINE) -> tuple[bool, bytes | str]:
     """(True, pickled reading.ParsedDocument) or (False, `stage: reason` why the file cannot be
     built). The pickle is also what the cache stores, so it is made once, here."""
     from budgetkg.pdf import read_pdf
 
     try:
-        source, pages = read_pdf(Path(path))
+        source, pages = read_pdf(Path(path), engine)
     except Exception as exc:
         return False, failure_reason(exc, "pdf")
     return _parsed_document(source, pages)
@@ -453,13 +457,15 @@ def _parsed_document(source: Any, pages: list[PageText]) -> tuple[bool, bytes | 
         return False, failure_reason(exc, "reader")
 
 
-def _parse_pages_task(path: str, numbers: tuple[int, ...]) -> tuple[bool, list[PageText] | str]:
+def _parse_pages_task(
+    path: str, numbers: tuple[int, ...], engine: str = DEFAULT_ENGINE
+) -> tuple[bool, list[PageText] | str]:
     """(True, the pages numbered `numbers`) or (False, the one-line reason they cannot be read):
     one part of a document read by several workers, put together by `document_from_pages`."""
     from budgetkg.pdf import read_pages
 
     try:
-        return True, read_pages(Path(path), numbers)
+        return True, read_pages(Path(path), numbers, engine)
     except Exception as exc:
         return False, failure_reason(exc, "pdf")
 
@@ -485,11 +491,11 @@ def _assemble(path: Path, sha256: str, pages: list[PageText]) -> tuple[bytes | N
     return (value, None) if ok else (None, str(value))  # type: ignore[return-value]
 
 
-def _page_count(path: Path) -> int:
+def _page_count(path: Path, engine: str = DEFAULT_ENGINE) -> int:
     """Pages of a PDF, or 0 when it cannot be opened here: it is then read whole by a worker,
     which reports why (damaged, encrypted, not a PDF) as for any other document."""
     try:
-        return count_pages(path)
+        return count_pages(path, engine)
     except Exception:
         return 0
 
@@ -526,15 +532,21 @@ def _validate_task(
     return validate_loaded(store, document, sha256, part, parts)
 
 
-def reader_fingerprint() -> str:
-    """Digest of the code and mappings a parse depends on (part of the cache key)."""
+def reader_fingerprint(engine: str = DEFAULT_ENGINE) -> str:
+    """Digest of the code, mappings and page source (`engine`) a parse depends on (part of the cache key)."""
     digest = hashlib.sha256(CACHE_VERSION.encode())
+    digest.update(engine.encode())
     for name in READER_INPUTS:
         digest.update((PACKAGE_DIR / name).read_bytes())
     from budgetkg.mapping import MAPPINGS_DIR
 
     for path in sorted(MAPPINGS_DIR.rglob("*.toml")):
         digest.update(path.relative_to(MAPPINGS_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    from budgetkg.resources import data_dir
+
+    for path in sorted((data_dir("ontology") / "codelists").glob("*.csv")):  # kinds and code columns read them
+        digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -597,7 +609,7 @@ class _Build:
         from budgetkg.validation import parse_tolerance
 
         self.tmp, self.options, self.echo = tmp, options, echo
-        self.fingerprint = reader_fingerprint()
+        self.fingerprint = reader_fingerprint(options.engine)
         self.items = [_Input(i, p) for i, p in enumerate(files)]
         self.result = BuildResult()
         self.timings = self.result.timings
@@ -696,9 +708,9 @@ class _Build:
         self.bar = _bar(self.options, total=len(self.items), desc="parsing", unit="doc")
         try:
             tasks = [
-                Task(key, _parse_task, (str(job.item.path),))
+                Task(key, _parse_task, (str(job.item.path), self.options.engine))
                 if job.pages is None
-                else Task(key, _parse_pages_task, (str(job.item.path), job.pages))
+                else Task(key, _parse_pages_task, (str(job.item.path), job.pages, self.options.engine))
                 for key, job in enumerate(plan)
             ]
             for task, outcome in pool.run(tasks, after_start=self._while_workers_start):
@@ -722,7 +734,7 @@ class _Build:
             return [_Job(item) for item in todo]
         plan = []
         for item in todo:
-            count = _page_count(item.path)
+            count = _page_count(item.path, self.options.engine)
             parts = min(jobs // len(todo), count // MIN_PART_PAGES)
             if parts < 2:
                 plan.append(_Job(item))

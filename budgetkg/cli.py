@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from budgetkg.build import DEFAULT_BASE_URI, BuildOptions, build, failure_reason
+from budgetkg.pdf import DEFAULT_ENGINE, ENGINES
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,6 +50,13 @@ def usable_cpus() -> int:
 @click.option("--no-validate", is_flag=True, help="Skip SHACL validation.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default=DEFAULT_ENGINE,
+    show_default=True,
+    help="What reads the PDFs' pages: PDFium (faster) or pdfplumber (the reference; same lines.csv).",
+)
+@click.option(
     "--license",
     "license_iri",
     default=None,
@@ -65,6 +73,7 @@ def build_command(
     quiet: bool,
     license_iri: str | None,
     publisher: str | None,
+    engine: str,
 ) -> None:
     """Read PDF files and folders of PDFs; write lines.csv, the graph, dumps, catalog, report."""
     options = BuildOptions(
@@ -76,6 +85,7 @@ def build_command(
         tolerance=tolerance,
         license=license_iri,
         publisher=publisher,
+        engine=engine,
     )
     try:
         result = build(list(inputs), options, echo=lambda m: click.echo(m, err=True))

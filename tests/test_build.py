@@ -26,6 +26,7 @@ from rdflib.namespace import RDF, SH
 import budgetkg.build as build_module
 import budgetkg.reader
 from budgetkg.build import BuildOptions, build
+from budgetkg.pdf import DEFAULT_ENGINE
 
 pytest.importorskip("reportlab")
 
@@ -90,7 +91,7 @@ def test_unchanged_pdfs_are_not_parsed_again(inputs: Path, corpus: Path, tmp_pat
     assert cache == sorted(d.source.sha256 for d in changed.documents)  # stale entries are dropped
 
     # a change to the reader's code or mappings makes every cached parse stale
-    monkeypatch.setattr(build_module, "reader_fingerprint", lambda: "0123456789abcdef")
+    monkeypatch.setattr(build_module, "reader_fingerprint", lambda engine="pdfplumber": "0123456789abcdef")
     fresh = build([inputs], _quiet(out=out), echo=lambda m: None)
     assert (len(fresh.documents), fresh.reused) == (2, 0)
 
@@ -317,11 +318,11 @@ def test_a_part_that_kills_its_worker_fails_its_document_only(inputs: Path, tmp_
     victim, other = sorted(inputs.glob("*.pdf"))
     real = budgetkg.pdf.read_pages
 
-    def read_pages(path: Path, numbers=None):  # noqa: ANN001, ANN202
+    def read_pages(path: Path, numbers=None, engine: str = DEFAULT_ENGINE):  # noqa: ANN001, ANN202
         if path.name == victim.name and numbers is not None and 2 in numbers:
             faulthandler.disable()
             os.kill(os.getpid(), signal.SIGSEGV)
-        return real(path, numbers)
+        return real(path, numbers, engine)
 
     monkeypatch.setattr(budgetkg.pdf, "read_pages", read_pages)  # the forked workers inherit it
     result = build([inputs], _quiet(out=tmp_path / "build", jobs=4), echo=lambda m: None)
