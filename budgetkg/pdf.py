@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pdfplumber
 from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
@@ -25,6 +26,9 @@ from budgetkg.model import InputError, PageText, Rule, SourceFile, TextLine, Wor
 # pdfminer logs every recoverable syntax oddity; a reader of real documents must not spam.
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
+if TYPE_CHECKING:
+    from budgetkg.ocr import OcrOptions
+
 QUOTES = re.compile(r"^[“”‘’\"'「」『』]+$")
 YEAR_END = re.compile(r"(?:^|\D)(?:19|20)\d{2}$")
 
@@ -37,9 +41,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_pdf(path: Path) -> tuple[SourceFile, list[PageText]]:
+def read_pdf(path: Path, ocr: OcrOptions | None = None) -> tuple[SourceFile, list[PageText]]:
     """Open one PDF and return its pages, or raise InputError with a one-line reason."""
-    pages = read_pages(path)
+    pages = read_pages(path, ocr=ocr)
     return source_file(path, pages), pages
 
 
@@ -50,9 +54,19 @@ def count_pages(path: Path) -> int:
         return len(pdf.pages)
 
 
-def read_pages(path: Path, numbers: Sequence[int] | None = None) -> list[PageText]:
+def read_pages(path: Path, numbers: Sequence[int] | None = None, ocr: OcrOptions | None = None) -> list[PageText]:
     """The pages numbered `numbers` (1-based, all when None) in that order, or InputError with a
-    one-line reason. Page numbers stay those of the whole document when only some are read."""
+    one-line reason. Page numbers stay those of the whole document when only some are read.
+    With `ocr`, pages without a usable text layer are read by OCR instead (budgetkg/ocr.py)."""
+    pages = _read_text_pages(path, numbers)
+    if ocr is None or ocr.mode == "never":
+        return pages
+    from budgetkg.ocr import apply_ocr
+
+    return apply_ocr(path, pages, ocr)
+
+
+def _read_text_pages(path: Path, numbers: Sequence[int] | None) -> list[PageText]:
     name = str(path)
     try:
         with path.open("rb") as fh:

@@ -10,9 +10,11 @@ import re
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from budgetkg.mapping import Mappings, TableKind, load_mappings, squash
 from budgetkg.model import (
+    TEXT_LAYER,
     Amount,
     Document,
     InputError,
@@ -28,6 +30,9 @@ from budgetkg.model import (
 from budgetkg.pdf import read_pdf
 from budgetkg.prose import read_prose
 from budgetkg.tables import AMOUNT, BRACKET_CODE, CODE, DASHES, find_tables
+
+if TYPE_CHECKING:
+    from budgetkg.ocr import OcrOptions
 
 TOTAL = re.compile(r"^(?:.{0,10}(?:合计|总计)|小计|本年收入|本年支出)$")
 UNIT_COLUMN = {"预算单位", "单位名称", "预算单位名称", "二级预算单位名称"}
@@ -48,9 +53,10 @@ PART_OF = re.compile(r"[（(]本级[)）]$")  # the department's own level: the 
 CURRENCY_MULTIPLIER = {"元": 0, "千元": 3, "万元": 4, "亿元": 8}
 
 
-def read_document(path: Path, mappings: Mappings | None = None) -> Document:
-    """PDF file → Document. Raises InputError when the file is no readable budget."""
-    source, pages = read_pdf(path)
+def read_document(path: Path, mappings: Mappings | None = None, ocr: OcrOptions | None = None) -> Document:
+    """PDF file → Document (pages without text read by OCR with `ocr`). Raises InputError when
+    the file is no readable budget."""
+    source, pages = read_pdf(path, ocr)
     return document_from_pages(source, pages, mappings)
 
 
@@ -81,6 +87,12 @@ def document_from_pages(source: SourceFile, pages: list[PageText], mappings: Map
         raise InputError(source.path, "contains no recognisable budget table")
     if not department:
         warnings.append("department name not found on the cover or in any table")
+    if any(p.extracted_by != TEXT_LAYER for p in pages):  # OCR'd pages (issue 15): provenance, digit guard
+        from budgetkg.ocr import attach_provenance, digit_guard
+        from budgetkg.validation import DEFAULT_TOLERANCE
+
+        tables = attach_provenance(tables, pages)
+        warnings.extend(digit_guard(tables, pages, DEFAULT_TOLERANCE))
     return Document(
         source=source,
         department=department or "unknown",
