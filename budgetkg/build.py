@@ -47,6 +47,7 @@ from budgetkg.processes import die_with_parent
 
 if TYPE_CHECKING:
     from budgetkg.graph import Dataset, GraphBuilder
+    from budgetkg.ocr import OcrOptions
     from budgetkg.validation import Finding, ValidationReport
 
 CACHE_VERSION = "2"
@@ -55,7 +56,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 #: What a parsed Document depends on besides the PDF: a change to any of these files makes the
 #: cached parses of the previous build stale, so the cache key includes their digest.
-READER_INPUTS = ("model.py", "layout.py", "pdf.py", "tables.py", "reader.py", "prose.py", "mapping.py")
+READER_INPUTS = ("model.py", "layout.py", "pdf.py", "ocr.py", "tables.py", "reader.py", "prose.py", "mapping.py")
 
 #: When there are fewer documents than workers, a document is read in parts of at least this
 #: many pages (a PDF opened by several workers costs each of them its page tree and fonts).
@@ -71,6 +72,7 @@ class BuildOptions:
     validate: bool = True
     tolerance: str | None = None  # rounding tolerance per printed figure, see validation.py
     timeout: float | None = 1800.0  # seconds one document may take to parse (or validate)
+    ocr: str = "auto"  # OCR pages without usable text (auto), every page (always) or none (never)
 
 
 @dataclass
@@ -332,26 +334,28 @@ def _pool(jobs: int, tasks: int, timeout: float | None) -> WorkerPool | InlinePo
 # --- tasks ---------------------------------------------------------------------------------------
 
 
-def _parse_task(path: str) -> tuple[bool, bytes | str]:
+def _parse_task(path: str, ocr: OcrOptions | None = None) -> tuple[bool, bytes | str]:
     """(True, pickled Document) or (False, the one-line reason the file cannot be built).
     The pickle is also what the cache stores, so it is made once, here."""
     from budgetkg.reader import read_document
 
     try:
-        return True, pickle.dumps(read_document(Path(path)), protocol=pickle.HIGHEST_PROTOCOL)
+        return True, pickle.dumps(read_document(Path(path), ocr=ocr), protocol=pickle.HIGHEST_PROTOCOL)
     except InputError as exc:
         return False, exc.reason
     except Exception as exc:  # a reader bug must not stop the other documents
         return False, f"could not be read ({type(exc).__name__}: {exc})"
 
 
-def _parse_pages_task(path: str, numbers: tuple[int, ...]) -> tuple[bool, list[PageText] | str]:
+def _parse_pages_task(
+    path: str, numbers: tuple[int, ...], ocr: OcrOptions | None = None
+) -> tuple[bool, list[PageText] | str]:
     """(True, the pages numbered `numbers`) or (False, the one-line reason they cannot be read):
     one part of a document read by several workers, put together by `document_from_pages`."""
     from budgetkg.pdf import read_pages
 
     try:
-        return True, read_pages(Path(path), numbers)
+        return True, read_pages(Path(path), numbers, ocr)
     except InputError as exc:
         return False, exc.reason
 
@@ -560,7 +564,19 @@ class _Build:
         return todo
 
     def _cache_name(self, item: _Input) -> str:
-        return f"{item.sha256}-{self.fingerprint}.pickle"
+        return f"{item.sha256}-{self.fingerprint}-ocr-{self.options.ocr}.pickle"
+
+    def _ocr_options(self) -> OcrOptions:
+        """OCR mode and cache for the workers: page results go into the new build's cache/ocr,
+        found there or in the previous build's (budgetkg/ocr.py)."""
+        from budgetkg.ocr import OcrOptions
+
+        return OcrOptions(
+            mode=self.options.ocr,
+            cache_dir=self.tmp / "cache" / "ocr",
+            previous_cache_dirs=(self.options.out / "cache" / "ocr",),
+            progress=self.options.progress,
+        )
 
     def _parse(self, todo: list[_Input]) -> None:
         """Parse in workers; take each input in input order as soon as it and those before it
@@ -571,10 +587,11 @@ class _Build:
         pool = _pool(self.options.jobs if plan else 0, len(plan), self.options.timeout)  # fork before any thread
         self.bar = _bar(self.options, total=len(self.items), desc="parsing", unit="doc")
         try:
+            ocr = self._ocr_options()
             tasks = [
-                Task(key, _parse_task, (str(job.item.path),))
+                Task(key, _parse_task, (str(job.item.path), ocr))
                 if job.pages is None
-                else Task(key, _parse_pages_task, (str(job.item.path), job.pages))
+                else Task(key, _parse_pages_task, (str(job.item.path), job.pages, ocr))
                 for key, job in enumerate(plan)
             ]
             for task, outcome in pool.run(tasks, after_start=self._while_workers_start):

@@ -47,13 +47,33 @@ def usable_cpus() -> int:
     "--tolerance", default=None, help="Rounding tolerance per printed figure, in the printed unit (default 0.005)."
 )
 @click.option("--no-validate", is_flag=True, help="Skip SHACL validation.")
+@click.option(
+    "--ocr",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="OCR pages without usable text (auto), every page (always) or none (never).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def build_command(
-    inputs: tuple[Path, ...], out: Path, base_uri: str, jobs: int, tolerance: str | None, no_validate: bool, quiet: bool
+    inputs: tuple[Path, ...],
+    out: Path,
+    base_uri: str,
+    jobs: int,
+    tolerance: str | None,
+    no_validate: bool,
+    ocr: str,
+    quiet: bool,
 ) -> None:
     """Read PDF files and folders of PDFs; write lines.csv, the graph, dumps, catalog, report."""
     options = BuildOptions(
-        out=out, base_uri=base_uri, jobs=jobs, progress=not quiet, validate=not no_validate, tolerance=tolerance
+        out=out,
+        base_uri=base_uri,
+        jobs=jobs,
+        progress=not quiet,
+        validate=not no_validate,
+        tolerance=tolerance,
+        ocr=ocr,
     )
     try:
         result = build(list(inputs), options, echo=lambda m: click.echo(m, err=True))

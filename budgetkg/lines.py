@@ -21,6 +21,8 @@ HEADER = (
     "measure",
     "amount",
     "currency_unit",
+    "extracted_by",
+    "confidence",
 )
 
 
@@ -40,6 +42,8 @@ def document_lines(doc: Document) -> Iterator[tuple[str, ...]]:
                     " / ".join(amount.measure),
                     amount.printed.replace(",", "") if not amount.blank else "0",
                     table.currency_unit,
+                    amount.extracted_by,
+                    "" if amount.confidence is None else f"{amount.confidence:.1f}",
                 )
 
 

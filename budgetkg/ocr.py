@@ -284,6 +284,15 @@ class OcrCache:
         os.replace(tmp, target)
 
 
+#: The settings that change what the engine and the rule finder give (the cache key); the
+#: others only change how page_text reads that answer, so changing them reuses the cache.
+ENGINE_SETTINGS = ("engine", "languages", "psm", "dpi", "ink_threshold", "min_rule_length", "max_skew", "skew_step")
+
+
+def _engine_settings(settings: OcrSettings) -> str:
+    return repr([getattr(settings, name) for name in ENGINE_SETTINGS])
+
+
 def ocr_image(image, settings: OcrSettings, cache: OcrCache | None = None) -> OcrPage:
     """Deskew, find and erase rules, OCR (or take the cached answer for this very image)."""
     import numpy as np
@@ -291,7 +300,7 @@ def ocr_image(image, settings: OcrSettings, cache: OcrCache | None = None) -> Oc
 
     raw = io.BytesIO()
     image.save(raw, format="PNG")
-    key = hashlib.sha256(raw.getvalue() + repr(settings).encode()).hexdigest()
+    key = hashlib.sha256(raw.getvalue() + _engine_settings(settings).encode()).hexdigest()
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit
     started = time.perf_counter()
@@ -361,7 +370,8 @@ def _normalise(text: str) -> str:
 
 def _join_line(words: Sequence[Word], verticals: Sequence[Rule], settings: OcrSettings) -> list[Word]:
     """Neighbouring words of one line closer than `join_gap` of their height, with no rule
-    between them and not two figures, are one word (a label read character by character)."""
+    between them and neither a figure, are one word (a label read character by character; a
+    code is never joined to the label beside it)."""
     out: list[Word] = []
     for w in words:
         prev = out[-1] if out else None
@@ -369,7 +379,7 @@ def _join_line(words: Sequence[Word], verticals: Sequence[Rule], settings: OcrSe
             gap = w.x0 - prev.x1
             height = max(w.bottom - w.top, prev.bottom - prev.top)
             ruled = any(prev.x1 - 1 <= r.x0 <= w.x0 + 1 and r.top <= w.yc <= r.bottom for r in verticals)
-            figures = NUMERIC.match(prev.text) and NUMERIC.match(w.text)
+            figures = NUMERIC.match(prev.text) or NUMERIC.match(w.text)
             if gap < settings.join_gap * height and not ruled and not figures:
                 confidence = (
                     min(c for c in (prev.confidence, w.confidence) if c is not None)
@@ -526,12 +536,20 @@ def digit_guard(tables: Sequence[Table], pages: Sequence[PageText], tolerance: D
     rows whose codes extend its code by one level. Where such a check fails on an OCR'd page and
     swapping one confusable digit of one figure in it would make it balance, that figure, its
     page and box, its confidence and the candidate are reported; the printed figure is kept.
-    A failing check without such a candidate is reported too, so that no miss passes silently."""
+    A failing check without such a candidate is reported too, and so is a row with fewer amounts
+    than the table's widest row (a figure lost, which a zero would let balance), so that no
+    miss passes silently."""
     settings = load_ocr_settings()
     ocr_pages = {p.number for p in pages if p.extracted_by != TEXT_LAYER}
     findings: list[str] = []
     for table in tables:
+        width = max((len(r.amounts) for r in table.rows), default=0)
         for row in table.rows:
+            if set(row.pages) & ocr_pages and len(row.amounts) < width:
+                findings.append(
+                    f"ocr check: {table.title} page {row.pages[0]} row {row.label!r}: {len(row.amounts)} of the "
+                    f"table's {width} amount columns read"
+                )
             if not set(row.pages) & ocr_pages or len(row.amounts) < 3:
                 continue
             total, parts = row.amounts[0], row.amounts[1:]
@@ -548,8 +566,10 @@ def digit_guard(tables: Sequence[Table], pages: Sequence[PageText], tolerance: D
 
 
 def _finding(table, row, amounts, values, slack, pages, settings) -> str:
-    """One row's failing sum: the single-digit candidates that balance it, or the plain failure."""
+    """One row's failing sum: every single-digit candidate that balances it (lowest confidence
+    first: a total and a part may each explain it), or the plain failure."""
     target_sum = values[0] - sum(values[1:])
+    found = []
     for i, a in enumerate(amounts):
         for candidate in _candidates(_figure(a.printed), settings.confusable):
             new = _value(candidate)
@@ -557,7 +577,9 @@ def _finding(table, row, amounts, values, slack, pages, settings) -> str:
                 continue
             delta = new - values[i]
             if abs(target_sum + (delta if i > 0 else -delta)) <= slack:
-                return _describe(table, row, a, candidate, pages)
+                found.append((a.confidence if a.confidence is not None else 100.0, i, a, candidate))
+    if found:
+        return " | ".join(_describe(table, row, a, c, pages) for _, _, a, c in sorted(found, key=lambda f: f[:2]))
     return (
         f"ocr check: {table.title} page {row.pages[0]} row {row.label!r}: {amounts[0].printed} is not the sum of "
         f"the row's other amounts; no single confusable digit explains it"
