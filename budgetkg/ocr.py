@@ -52,6 +52,7 @@ class OcrSettings:
     skew_step: float
     join_gap: float
     low_confidence: float
+    label_columns: int
     confusable: tuple[str, ...]
 
 
@@ -544,6 +545,11 @@ def digit_guard(tables: Sequence[Table], pages: Sequence[PageText], tolerance: D
     findings: list[str] = []
     for table in tables:
         width = max((len(r.amounts) for r in table.rows), default=0)
+        if set(table.pages) & ocr_pages and len(table.columns) - width > settings.label_columns:
+            findings.append(
+                f"ocr check: {table.title} page {table.pages[0]}: the header has {len(table.columns)} columns but rows "
+                f"read at most {width} amounts (a column lost?)"
+            )
         for row in table.rows:
             if set(row.pages) & ocr_pages and len(row.amounts) < width:
                 findings.append(
@@ -576,7 +582,7 @@ def _finding(table, row, amounts, values, slack, pages, settings) -> str:
             if new is None:
                 continue
             delta = new - values[i]
-            if abs(target_sum + (delta if i > 0 else -delta)) <= slack:
+            if abs(target_sum - delta if i > 0 else target_sum + delta) <= slack:
                 found.append((a.confidence if a.confidence is not None else 100.0, i, a, candidate))
     if found:
         return " | ".join(_describe(table, row, a, c, pages) for _, _, a, c in sorted(found, key=lambda f: f[:2]))
