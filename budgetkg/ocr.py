@@ -366,7 +366,22 @@ def _normalise(text: str) -> str:
     text = text.translate(str.maketrans("０１２３４５６７８９，．", "0123456789,."))
     if NUMERIC.match(text):
         text = text.replace("。", ".").replace("，", ",")
-    return text
+    return _paired_quotes(text)
+
+
+def _paired_quotes(text: str) -> str:
+    """Curly quotes of one word alternate opening and closing: an engine cannot tell “ from ”
+    (rapidocr read the sample's 行政经费及“三公”经费预算表 as 及“三公“经费, which then matches no
+    table kind of mappings/tables)."""
+    out, count = [], {"“": 0, "‘": 0}
+    for ch in text:
+        kind = "“" if ch in "“”" else "‘" if ch in "‘’" else None
+        if kind is None:
+            out.append(ch)
+            continue
+        out.append(kind if count[kind] % 2 == 0 else {"“": "”", "‘": "’"}[kind])
+        count[kind] += 1
+    return "".join(out)
 
 
 def _join_line(words: Sequence[Word], verticals: Sequence[Rule], settings: OcrSettings) -> list[Word]:
@@ -412,6 +427,7 @@ class OcrOptions:
     cache_dir: Path | None = None
     previous_cache_dirs: tuple[Path, ...] = ()
     progress: bool = True
+    settings: OcrSettings | None = None  # None: mappings/ocr.toml (another engine for a comparison)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -432,7 +448,7 @@ def apply_ocr(path: Path, pages: list[PageText], options: OcrOptions) -> list[Pa
     """`pages` with those that need it read by OCR instead (the hook of pdf.read_pages)."""
     if options.mode == "never":
         return pages
-    settings = load_ocr_settings()
+    settings = options.settings or load_ocr_settings()
     todo = [i for i, p in enumerate(pages) if needs_ocr(p, options.mode, settings)]
     if not todo:
         return pages
