@@ -18,7 +18,7 @@ from pathlib import Path
 from pyoxigraph import Literal, NamedNode, Triple
 
 from budgetkg.mapping import Mappings, load_mappings, normalise_title, squash
-from budgetkg.model import Document, Row, RowKind, Side, Table
+from budgetkg.model import TEXT_LAYER, Document, Row, RowKind, Side, Table
 
 ONTOLOGY_DIR = Path(__file__).resolve().parent.parent / "ontology"
 
@@ -412,6 +412,10 @@ class GraphBuilder:
                 yield Triple(obs, nn(PROV + "wasDerivedFrom"), source)
                 if amount.blank:
                     yield Triple(obs, nn(BK + "printedBlank"), typed("true", "boolean"))
+                if amount.confidence is not None or amount.extracted_by != TEXT_LAYER:  # an OCR'd figure (issue 15)
+                    yield Triple(obs, nn(BK + "extractedBy"), lit(amount.extracted_by))
+                    confidence = Decimal(f"{amount.confidence or 0:.1f}")
+                    yield Triple(obs, nn(BK + "ocrConfidence"), decimal_literal(confidence))
                 quantity = quantities.get(amount.measure_key)
                 if quantity and (row.kind is RowKind.TOTAL and row.side is None or concept is not None):
                     code = concept.rsplit("/", 1)[-1] if concept else "total"

@@ -21,7 +21,7 @@ from pdfminer.psparser import PSException
 from pdfplumber.utils.text import WordExtractor
 
 from budgetkg.layout import LayoutSettings, load_layout
-from budgetkg.model import InputError, PageText, Rule, SourceFile, TextLine, Word
+from budgetkg.model import TEXT_LAYER, InputError, PageText, Rule, SourceFile, TextLine, Word
 
 # pdfminer logs every recoverable syntax oddity; a reader of real documents must not spam.
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
@@ -95,7 +95,9 @@ def source_file(path: Path, pages: list[PageText], sha256: str | None = None) ->
     if not pages:
         raise InputError(name, "has no pages")
     if not any(p.lines for p in pages):
-        raise InputError(name, "has no text layer (a scanned document?); OCR it first")
+        if any(p.extracted_by != TEXT_LAYER for p in pages):
+            raise InputError(name, "has no text layer, and OCR found no text on any page")
+        raise InputError(name, "has no text layer (a scanned document?); build with --ocr auto to OCR it")
     return SourceFile(path=name, name=path.name, sha256=sha256 or sha256_of(path), page_count=len(pages))
 
 
