@@ -50,7 +50,8 @@ class OcrSettings:
     min_rule_length: float
     max_skew: float
     skew_step: float
-    join_gap: float
+    join_gap: tuple[tuple[str, float], ...]  # per engine (a TOML inline table)
+    figure_gap: float
     low_confidence: float
     label_columns: int
     confusable: tuple[str, ...]
@@ -76,10 +77,15 @@ def load_ocr_settings(path: Path = OCR_FILE) -> OcrSettings:
             "int": isinstance(value, int) and not isinstance(value, bool),
             "float": isinstance(value, int | float) and not isinstance(value, bool),
             "tuple[str, ...]": isinstance(value, tuple) and all(isinstance(v, str) for v in value),
+            "tuple[tuple[str, float], ...]": isinstance(value, dict)
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()),
         }.get(str(kind), False)
         if not ok:
             raise ValueError(f"{path}: {name}: {value!r} is not a {kind}")
     values = {k: float(v) if str(fields[k].type) == "float" else v for k, v in values.items()}
+    values = {
+        k: tuple(sorted((e, float(g)) for e, g in v.items())) if isinstance(v, dict) else v for k, v in values.items()
+    }
     return OcrSettings(**values)  # type: ignore[arg-type]
 
 
@@ -332,6 +338,7 @@ def ocr_image(image, settings: OcrSettings, cache: OcrCache | None = None) -> Oc
 
 
 NUMERIC = re.compile(r"^[-−]?[\d,.，。]+%?$")
+SPLIT_FIGURE = re.compile(r"^[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)\.\d+$")
 
 
 def page_text(page: OcrPage, number: int, settings: OcrSettings) -> PageText:
@@ -346,6 +353,7 @@ def page_text(page: OcrPage, number: int, settings: OcrSettings) -> PageText:
         Word(_normalise(w.text), w.x0 * scale, w.x1 * scale, w.top * scale, w.bottom * scale, confidence=w.confidence)
         for w in page.words
     ]
+    words = [part for w in words for part in _split_at_rules(w, verticals)]
     lines = group_lines([w for w in words if w.text])
     joined = [_join_line(line.words, verticals, settings) for line in lines]
     final = group_lines([w for line in joined for w in line])
@@ -358,6 +366,43 @@ def page_text(page: OcrPage, number: int, settings: OcrSettings) -> PageText:
         plain_text="\n".join(line.text for line in final),
         extracted_by=page.engine,
     )
+
+
+def _advance(ch: str) -> float:
+    """Width of a character in ems, roughly: CJK and full-width forms one, the rest a half."""
+    return 1.0 if ord(ch) >= 0x2E80 else 0.5
+
+
+def _split_at_rules(word: Word, verticals: Sequence[Rule]) -> list[Word]:
+    """A word crossed by a vertical rule (found in the image, then erased) as one word per
+    cell, parted at the character whose estimated position is nearest the rule. rapidocr's
+    detector boxes a figure right-aligned against a border together with the label just after
+    it (`91,016,775.35一、一般公共服务支出`, 09-sh-pt-zfb-2025's 收支总表), as pdfplumber joins
+    their characters in a text layer (pdf._split_word)."""
+    cuts = sorted(r.x0 for r in verticals if word.x0 + 2 < r.x0 < word.x1 - 2 and r.top <= word.yc <= r.bottom)
+    if not cuts or len(word.text) < 2:
+        return [word]
+    total = sum(_advance(ch) for ch in word.text)
+    scale = (word.x1 - word.x0) / total
+    edges, pos = [], word.x0
+    for ch in word.text:
+        edges.append(pos)
+        pos += _advance(ch) * scale
+    parts, start = [], 0
+    for cut in cuts:
+        index = min(range(start + 1, len(word.text)), key=lambda i: abs(edges[i] - cut), default=None)
+        if index is None:
+            break
+        parts.append((start, index))
+        start = index
+    parts.append((start, len(word.text)))
+    out = []
+    for a, b in parts:
+        text = word.text[a:b].strip()
+        if text:
+            right = edges[b] if b < len(edges) else word.x1
+            out.append(dataclasses.replace(word, text=text, x0=edges[a], x1=right))
+    return out
 
 
 def _normalise(text: str) -> str:
@@ -385,9 +430,11 @@ def _paired_quotes(text: str) -> str:
 
 
 def _join_line(words: Sequence[Word], verticals: Sequence[Rule], settings: OcrSettings) -> list[Word]:
-    """Neighbouring words of one line closer than `join_gap` of their height, with no rule
+    """Neighbouring words of one line closer than the engine's `join_gap` of their height, with no rule
     between them and neither a figure, are one word (a label read character by character; a
-    code is never joined to the label beside it)."""
+    code is never joined to the label beside it). Two pieces of one figure touching or
+    overlapping (within `figure_gap` of their height) are one figure: rapidocr's detector parts
+    `0.00` as `0.` + `00` in the unruled tables of 01-gz-zwfwsjglj-2026."""
     out: list[Word] = []
     for w in words:
         prev = out[-1] if out else None
@@ -396,7 +443,9 @@ def _join_line(words: Sequence[Word], verticals: Sequence[Rule], settings: OcrSe
             height = max(w.bottom - w.top, prev.bottom - prev.top)
             ruled = any(prev.x1 - 1 <= r.x0 <= w.x0 + 1 and r.top <= w.yc <= r.bottom for r in verticals)
             figures = NUMERIC.match(prev.text) or NUMERIC.match(w.text)
-            if gap < settings.join_gap * height and not ruled and not figures:
+            split_figure = gap <= settings.figure_gap * height and SPLIT_FIGURE.match(prev.text + w.text)
+            joins = gap < dict(settings.join_gap).get(settings.engine, 0.0) * height
+            if split_figure or (joins and not ruled and not figures):
                 confidence = (
                     min(c for c in (prev.confidence, w.confidence) if c is not None)
                     if (prev.confidence is not None or w.confidence is not None)
