@@ -21,7 +21,6 @@ import ctypes
 import errno
 import gc
 import hashlib
-import json
 import multiprocessing
 import os
 import pickle
@@ -56,7 +55,16 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 #: What a parsed Document depends on besides the PDF: a change to any of these files makes the
 #: cached parses of the previous build stale, so the cache key includes their digest.
-READER_INPUTS = ("model.py", "layout.py", "pdf.py", "ocr.py", "tables.py", "reader.py", "prose.py", "mapping.py")
+READER_INPUTS = (
+    "model.py",
+    "layout.py",
+    "pdf.py",
+    "ocr.py",
+    *(f"tables/{m}.py" for m in ("__init__", "patterns", "geometry", "locate", "header", "columns", "rows")),
+    "reader.py",
+    "prose.py",
+    "mapping.py",
+)
 
 #: When there are fewer documents than workers, a document is read in parts of at least this
 #: many pages (a PDF opened by several workers costs each of them its page tree and fonts).
@@ -72,6 +80,8 @@ class BuildOptions:
     validate: bool = True
     tolerance: str | None = None  # rounding tolerance per printed figure, see validation.py
     timeout: float | None = 1800.0  # seconds one document may take to parse (or validate)
+    license: str | None = None  # IRI of the data's licence, stated in the catalog (export.CatalogInfo)
+    publisher: str | None = None  # the catalog's publisher (default: the department(s) read)
     ocr: str = "auto"  # OCR pages without usable text (auto), every page (always) or none (never)
 
 
@@ -488,7 +498,7 @@ class _Build:
     """One build into a temporary directory (which `build` then swaps into place)."""
 
     def __init__(self, tmp: Path, files: list[Path], options: BuildOptions, echo: Callable[[str], None]) -> None:
-        from budgetkg.export import Exporter
+        from budgetkg.export import CatalogInfo, Exporter
         from budgetkg.graph import GraphBuilder
 
         self.tmp, self.options, self.echo = tmp, options, echo
@@ -497,7 +507,10 @@ class _Build:
         self.result = BuildResult()
         self.timings = self.result.timings
         self.builder = GraphBuilder(options.base_uri)
-        self.exporter = Exporter(tmp, self.builder)
+        info = CatalogInfo(license=options.license, publisher=options.publisher)
+        self.exporter = Exporter(tmp, self.builder, info)
+        for warning in info.warnings(self.builder.base):
+            echo(warning)
         self.datasets: list[Dataset] = []
         self.doc_ids: dict[str, Path] = {}
         self.skipped: list[str] = []
@@ -874,32 +887,32 @@ def _keep_source(item: _Input, old_sources: Path, sources: Path) -> None:
 
 
 def _write_manifest(tmp: Path, options: BuildOptions, builder: GraphBuilder, result: BuildResult) -> None:
-    manifest = {
-        "base_uri": options.base_uri,
-        "reference_graph": builder.reference_graph,
-        "reference_dump": "dumps/reference.ttl",
-        "validation_graph": builder.validation_graph,
-        "documents": [
-            {
-                "doc_id": builder.doc_id(doc),
-                "file": doc.source.name,
-                "sha256": doc.source.sha256,
-                "pages": doc.source.page_count,
-                "graph": builder.document_graph(doc),
-                "dump": f"dumps/documents/{builder.doc_id(doc)}.ttl",
-                "source": f"sources/{doc.source.sha256}.pdf",
-                "department": doc.department,
-                "year": doc.year,
-                "kind": doc.kind,
-                "budget": builder.budget_iri(doc),
-            }
+    from budgetkg.manifest import DocumentEntry, FailureEntry, Manifest
+
+    Manifest(
+        base_uri=builder.base,
+        reference_graph=builder.reference_graph,
+        validation_graph=builder.validation_graph,
+        documents=tuple(
+            DocumentEntry(
+                doc_id=builder.doc_id(doc),
+                file=doc.source.name,
+                sha256=doc.source.sha256,
+                pages=doc.source.page_count,
+                graph=builder.document_graph(doc),
+                dump=f"dumps/documents/{builder.doc_id(doc)}.ttl",
+                source=f"sources/{doc.source.sha256}.pdf",
+                department=doc.department,
+                year=doc.year,
+                kind=doc.kind,
+                budget=builder.budget_iri(doc),
+            )
             for doc in result.documents
-        ],
-        "failures": [{"file": f.path, "reason": f.reason} for f in result.failures],
-    }
-    (tmp / "build.json").write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+        ),
+        failures=tuple(FailureEntry(f.path, f.reason) for f in result.failures),
+        license=options.license,
+        publisher=options.publisher,
+    ).write(tmp)
 
 
 def _bar(options: BuildOptions, **kwargs: Any) -> tqdm:

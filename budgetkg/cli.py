@@ -55,6 +55,13 @@ def usable_cpus() -> int:
     help="OCR pages without usable text (auto), every page (always) or none (never).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--license",
+    "license_iri",
+    default=None,
+    help="IRI of the data's licence, stated in the catalog (e.g. https://creativecommons.org/licenses/by/4.0/).",
+)
+@click.option("--publisher", default=None, help="Name of the catalog's publisher (default: the department read).")
 def build_command(
     inputs: tuple[Path, ...],
     out: Path,
@@ -64,6 +71,8 @@ def build_command(
     no_validate: bool,
     ocr: str,
     quiet: bool,
+    license_iri: str | None,
+    publisher: str | None,
 ) -> None:
     """Read PDF files and folders of PDFs; write lines.csv, the graph, dumps, catalog, report."""
     options = BuildOptions(
@@ -73,6 +82,8 @@ def build_command(
         progress=not quiet,
         validate=not no_validate,
         tolerance=tolerance,
+        license=license_iri,
+        publisher=publisher,
         ocr=ocr,
     )
     try:
@@ -186,13 +197,39 @@ def query_command(build_dir: Path, fmt: str | None, sparql: str) -> None:
     type=click.FloatRange(0, min_open=True),
     help="Seconds a request may wait for a worker.",
 )
+@click.option(
+    "--max-bytes", default=16 * 1024 * 1024, show_default=True, type=click.IntRange(1), help="Answer-size cap."
+)
+@click.option(
+    "--base-uri",
+    default=None,
+    help="Public base URI of the data (default: the build's; a loopback base is served at the serving origin).",
+)
+@click.option("--allowed-host", multiple=True, help="Host header (host:port) that absolute links may use; repeatable.")
 def serve_command(
-    build_dir: Path, host: str, port: int, timeout: float, max_rows: int, workers: int, queue_timeout: float
+    build_dir: Path,
+    host: str,
+    port: int,
+    timeout: float,
+    max_rows: int,
+    workers: int,
+    queue_timeout: float,
+    max_bytes: int,
+    base_uri: str | None,
+    allowed_host: tuple[str, ...],
 ) -> None:
     """Serve a build read-only: SPARQL endpoint, resource pages, dumps and catalog."""
     from budgetkg.serve.app import ServeConfig, run
 
-    config = ServeConfig(timeout=timeout, max_rows=max_rows, workers=workers, queue_timeout=queue_timeout)
+    config = ServeConfig(
+        timeout=timeout,
+        max_rows=max_rows,
+        workers=workers,
+        queue_timeout=queue_timeout,
+        max_bytes=max_bytes,
+        base_uri=base_uri,
+        allowed_hosts=allowed_host,
+    )
     run(build_dir, host, port, config)
 
 

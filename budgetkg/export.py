@@ -30,12 +30,45 @@ SPDX = "http://spdx.org/rdf/terms#"
 FOAF = "http://xmlns.com/foaf/0.1/"
 IANA = "http://www.iana.org/assignments/media-types/"
 
+PROV = "http://www.w3.org/ns/prov#"
+
 MEDIA = {
     ".ttl": "text/turtle",
     ".nt.gz": "application/n-triples",
     ".nq.gz": "application/n-quads",
     ".jsonld": "application/ld+json",
+    ".csv": "text/csv",
 }
+
+
+@dataclass(frozen=True)
+class CatalogInfo:
+    """What the catalog says about who publishes the data and under which licence: not in the
+    PDFs, so given on the command line (``build --license IRI --publisher NAME``)."""
+
+    license: str | None = None  # IRI of the licence document, e.g. https://creativecommons.org/licenses/by/4.0/
+    publisher: str | None = None  # name of the catalog's publisher; default: the departments read
+
+    def __post_init__(self) -> None:
+        if self.license is not None:
+            try:
+                NamedNode(self.license)
+            except ValueError:
+                raise ValueError(f"--license: {self.license!r} is not an IRI (e.g. a licence's URL)") from None
+
+    def warnings(self, base: str) -> list[str]:
+        """What a portal would miss, said at build time (one line each)."""
+        from budgetkg.build import DEFAULT_BASE_URI  # the local default: fine here, wrong in a catalog
+
+        out = []
+        if not self.license:
+            out.append("warning: no --license given: the catalog and its distributions state no licence")
+        if base.rstrip("/") == DEFAULT_BASE_URI.rstrip("/"):
+            out.append(
+                f"warning: --base-uri is the local default {DEFAULT_BASE_URI}: every IRI and download URL "
+                "of the catalog points to this machine; give the public base for a published build"
+            )
+        return out
 
 
 def sorted_unique(triples: Iterable[Triple]) -> list[Triple]:
@@ -119,9 +152,10 @@ class Exporter:
     streamed, never sorted or held whole.
     """
 
-    def __init__(self, out: Path, builder: GraphBuilder) -> None:
+    def __init__(self, out: Path, builder: GraphBuilder, info: CatalogInfo | None = None) -> None:
         self.out = out
         self.builder = builder
+        self.info = info or CatalogInfo()
         self.dumps = out / "dumps"
         (self.dumps / "documents").mkdir(parents=True, exist_ok=True)
         self.graphs: list[SortedGraph] = []
@@ -227,7 +261,7 @@ class Exporter:
         facts = dict(self._facts)
         for path in (self.dumps / "budgetkg.nq.gz", self.out / "lines.csv"):
             facts[path] = _file_facts(path)  # written after the others
-        catalog = sorted_unique(_catalog(self.out, self.builder, self.void, per_document, documents, facts))
+        catalog = sorted_unique(_catalog(self.out, self.builder, self.void, per_document, documents, facts, self.info))
         _turtle(catalog, self.out / "catalog.ttl")
         serialize(catalog, str(self.out / "catalog.jsonld"), format=RdfFormat.JSON_LD, prefixes=PREFIXES)
 
@@ -260,9 +294,10 @@ def write_exports(
     out: Path,
     builder: GraphBuilder,
     documents: list[Document],
+    info: CatalogInfo | None = None,
 ) -> None:
     """All dumps and the catalog in one call (the build uses Exporter's stages directly)."""
-    exporter = Exporter(out, builder)
+    exporter = Exporter(out, builder, info)
     for ds in datasets:
         exporter.add(ds)
     exporter.write_graph_dumps()
@@ -293,15 +328,26 @@ def _catalog(
     per_document: list[tuple[SortedGraph, Path, int]],
     documents: list[Document],
     facts: dict[Path, tuple[int, str]],
+    info: CatalogInfo | None = None,
 ) -> list[Triple]:
+    """The DCAT catalog (DCAT-AP 3.0.0: the shapes in the test suite report no violation) and
+    the one VoID description of the dumps. No blank nodes: periods, checksums and agents get IRIs."""
+    info = info or CatalogInfo()
     base = builder.base
-    a = NamedNode(RDF + "type")
     t: list[Triple] = []
 
     def add(s: str, p: str, o: NamedNode | Literal) -> None:
         t.append(Triple(NamedNode(s), NamedNode(p), o))
 
-    def distribution(dataset: str, path: Path, title: str) -> None:
+    def integer(n: int) -> Literal:
+        return Literal(str(n), datatype=NamedNode(XSD + "integer"))
+
+    def media_type(media: str) -> NamedNode:
+        add(IANA + media, RDF + "type", NamedNode(DCT + "MediaType"))
+        add(IANA + media, RDF + "type", NamedNode(DCT + "MediaTypeOrExtent"))
+        return NamedNode(IANA + media)
+
+    def distribution(dataset: str, path: Path, title: str, description: str) -> None:
         rel = path.relative_to(out).as_posix()
         iri = base + rel
         size, sha = facts[path] if path in facts else _file_facts(path)
@@ -309,13 +355,17 @@ def _catalog(
         add(dataset, DCAT + "distribution", NamedNode(iri))
         add(iri, RDF + "type", NamedNode(DCAT + "Distribution"))
         add(iri, DCT + "title", Literal(title, language="en"))
+        add(iri, DCT + "description", Literal(description, language="en"))
         add(iri, DCAT + "downloadURL", NamedNode(iri))
         add(iri, DCAT + "accessURL", NamedNode(iri))
-        add(iri, DCAT + "mediaType", NamedNode(IANA + media))
-        add(iri, DCT + "format", NamedNode(IANA + media))
-        add(iri, DCAT + "byteSize", Literal(str(size), datatype=NamedNode(XSD + "nonNegativeInteger")))
+        add(iri, DCAT + "mediaType", media_type(media))
+        add(iri, DCT + "format", media_type(media))
+        # DCAT-AP 3.0.0 (range shapes): dcat:byteSize is an xsd:decimal
+        add(iri, DCAT + "byteSize", Literal(str(size), datatype=NamedNode(XSD + "decimal")))
         if path.name.endswith(".gz"):
-            add(iri, DCAT + "compressFormat", NamedNode(IANA + "application/gzip"))
+            add(iri, DCAT + "compressFormat", media_type("application/gzip"))
+        if info.license:
+            add(iri, DCT + "license", NamedNode(info.license))
         checksum = iri + "#sha256"
         add(iri, SPDX + "checksum", NamedNode(checksum))
         add(checksum, RDF + "type", NamedNode(SPDX + "Checksum"))
@@ -324,12 +374,32 @@ def _catalog(
         if dataset == main:
             add(main, VOID + "dataDump", NamedNode(iri))
 
+    def agent(iri: str, name: str, lang: str | None) -> NamedNode:
+        add(iri, RDF + "type", NamedNode(FOAF + "Agent"))
+        add(iri, FOAF + "name", Literal(name, language=lang) if lang else Literal(name))
+        return NamedNode(iri)
+
     catalog = base + "catalog"
     main = base + "dataset/budgetkg"
     service = base + "sparql"
+    departments = sorted({d.department for d in documents})
+    if info.publisher:
+        publisher = agent(base + "catalog/publisher", info.publisher, None)
+    elif len(departments) == 1:
+        publisher = agent(builder.org_iri(departments[0]), departments[0], "zh")
+    else:
+        publisher = agent(base + "catalog/publisher", f"budgetkg ({base})", None)
+    years = sorted({d.year for d in documents})
+    if info.license:
+        add(info.license, RDF + "type", NamedNode(DCT + "LicenseDocument"))
+        add(catalog, DCT + "license", NamedNode(info.license))
     add(catalog, RDF + "type", NamedNode(DCAT + "Catalog"))
     add(catalog, DCT + "title", Literal("budgetkg 部门预算知识图谱", language="zh"))
     add(catalog, DCT + "title", Literal("budgetkg department budgets knowledge graph", language="en"))
+    add(catalog, DCT + "identifier", Literal(catalog))
+    add(catalog, DCT + "publisher", publisher)
+    add(catalog, FOAF + "homepage", NamedNode(base))
+    add(base, RDF + "type", NamedNode(FOAF + "Document"))
     add(
         catalog,
         DCT + "description",
@@ -337,6 +407,13 @@ def _catalog(
             "Chinese government department budgets and final accounts read from their published PDFs, "
             "as RDF Data Cube observations with provenance.",
             language="en",
+        ),
+    )
+    add(
+        catalog,
+        DCT + "description",
+        Literal(
+            "从公开的部门预算、决算 PDF 读取的预算表金额，以 RDF 数据立方体观测值发布，附来源页码。", language="zh"
         ),
     )
     add(catalog, DCAT + "dataset", NamedNode(main))
@@ -347,57 +424,103 @@ def _catalog(
     add(service, DCAT + "servesDataset", NamedNode(main))
     add(main, RDF + "type", NamedNode(DCAT + "Dataset"))
     add(main, RDF + "type", NamedNode(VOID + "Dataset"))
+    add(main, DCT + "identifier", Literal("budgetkg"))
     add(main, DCT + "title", Literal("部门预算知识图谱（全部）", language="zh"))
     add(main, DCT + "title", Literal("Department budgets knowledge graph (all documents)", language="en"))
-    add(main, DCT + "description", Literal("Every budget table amount as a qb:Observation.", language="en"))
+    add(
+        main,
+        DCT + "description",
+        Literal(
+            "Every amount of every budget table read as a qb:Observation; printed aggregates are marked "
+            "(bk:isAggregate) and linked to their parts (bk:partOf), with the page each amount was read from.",
+            language="en",
+        ),
+    )
+    add(main, DCT + "description", Literal("所有文件中每个预算表金额的观测值（含汇总标记与来源页码）。", language="zh"))
+    add(main, DCT + "publisher", publisher)
+    if years:
+        period = f"{main}/period"
+        add(main, DCT + "temporal", NamedNode(period))
+        add(period, RDF + "type", NamedNode(DCT + "PeriodOfTime"))
+        add(period, DCAT + "startDate", Literal(f"{years[0]}-01-01", datatype=NamedNode(XSD + "date")))
+        add(period, DCAT + "endDate", Literal(f"{years[-1]}-12-31", datatype=NamedNode(XSD + "date")))
     add(main, DCAT + "keyword", Literal("部门预算", language="zh"))
     add(main, DCAT + "keyword", Literal("budget", language="en"))
     add(main, VOID + "sparqlEndpoint", NamedNode(service))
     add(main, VOID + "uriSpace", Literal(base + "id/"))
-    add(main, VOID + "triples", Literal(str(void.triples), datatype=NamedNode(XSD + "integer")))
-    add(main, VOID + "distinctSubjects", Literal(str(void.subjects), datatype=NamedNode(XSD + "integer")))
+    add(main, VOID + "triples", integer(void.triples))
+    add(main, VOID + "distinctSubjects", integer(void.subjects))
     classes, props = void.classes, void.properties
     for cls, n in sorted(classes.items()):
         part = f"{main}/class/{hashlib.sha1(cls.encode()).hexdigest()[:12]}"
         add(main, VOID + "classPartition", NamedNode(part))
         add(part, VOID + "class", NamedNode(cls.strip("<>")))
-        add(part, VOID + "entities", Literal(str(n), datatype=NamedNode(XSD + "integer")))
+        add(part, VOID + "entities", integer(n))
     for prop, n in sorted(props.items()):
         part = f"{main}/property/{hashlib.sha1(prop.encode()).hexdigest()[:12]}"
         add(main, VOID + "propertyPartition", NamedNode(part))
         add(part, VOID + "property", NamedNode(prop.strip("<>")))
-        add(part, VOID + "triples", Literal(str(n), datatype=NamedNode(XSD + "integer")))
-    for path, title in [
-        (out / "dumps" / "budgetkg.ttl", "All documents, Turtle"),
-        (out / "dumps" / "budgetkg.nt.gz", "All documents, N-Triples (gzip)"),
-        (out / "dumps" / "budgetkg.nq.gz", "All documents with named graphs, N-Quads (gzip)"),
-        (out / "dumps" / "budgetkg.jsonld", "All documents, JSON-LD"),
-        (out / "dumps" / "reference.ttl", "Ontology and code lists, Turtle"),
-        (out / "lines.csv", "Every printed amount, CSV"),
+        add(part, VOID + "triples", integer(n))
+    for path, title, description in [
+        (out / "dumps" / "budgetkg.ttl", "All documents, Turtle", "The whole graph (all named graphs merged)."),
+        (
+            out / "dumps" / "budgetkg.nt.gz",
+            "All documents, N-Triples (gzip)",
+            "The whole graph, one sorted triple a line.",
+        ),
+        (
+            out / "dumps" / "budgetkg.nq.gz",
+            "All documents with named graphs, N-Quads (gzip)",
+            "The whole dataset with one named graph per document, the reference data and the validation report.",
+        ),
+        (out / "dumps" / "budgetkg.jsonld", "All documents, JSON-LD", "The whole graph as JSON-LD."),
+        (out / "dumps" / "reference.ttl", "Ontology and code lists, Turtle", "The ontology and the code lists used."),
+        (
+            out / "lines.csv",
+            "Every printed amount, CSV",
+            "One row per printed amount: document, table, page, unit, code, item, column, amount, currency unit.",
+        ),
     ]:
-        distribution(main, path, title)
+        distribution(main, path, title, description)
     by_doc = {builder.doc_id(d): d for d in documents}
     for ds, path, n in per_document:
         doc = ds.document
         assert doc is not None
         iri = builder.budget_iri(doc)
+        doc_id = builder.doc_id(doc)
+        name_zh = f"{doc.department}{doc.year}年部门{doc.kind}"
         add(catalog, DCAT + "dataset", NamedNode(iri))
         add(main, VOID + "subset", NamedNode(iri))
         add(iri, RDF + "type", NamedNode(DCAT + "Dataset"))
         add(iri, RDF + "type", NamedNode(VOID + "Dataset"))
-        add(iri, DCT + "title", Literal(f"{doc.department}{doc.year}年部门{doc.kind}", language="zh"))
+        add(iri, DCT + "identifier", Literal(doc_id))
+        add(iri, DCT + "title", Literal(name_zh, language="zh"))
+        en = f"{doc.year} {_phase_en(doc)} of {builder.org_key(doc.department)}"
+        add(iri, DCT + "title", Literal(en, language="en"))
         add(
             iri,
-            DCT + "title",
-            Literal(f"{doc.year} {_phase_en(doc)} of {builder.org_key(doc.department)}", language="en"),
+            DCT + "description",
+            Literal(f"{name_zh}：{len(doc.tables)} 张表的全部金额，读自 {doc.source.name}。", language="zh"),
         )
-        add(iri, DCT + "publisher", NamedNode(builder.org_iri(doc.department)))
-        add(builder.org_iri(doc.department), RDF + "type", NamedNode(FOAF + "Agent"))
+        add(
+            iri,
+            DCT + "description",
+            Literal(
+                f"Every amount of the {len(doc.tables)} tables of the {en}, read from {doc.source.name}.",
+                language="en",
+            ),
+        )
+        add(iri, DCT + "publisher", agent(builder.org_iri(doc.department), doc.department, "zh"))
         add(builder.org_iri(doc.department), RDFS + "label", Literal(doc.department, language="zh"))
-        add(iri, DCT + "temporal", Literal(str(doc.year), datatype=NamedNode(XSD + "gYear")))
-        add(iri, DCT + "source", NamedNode(builder.source_iri(doc)))
-        add(iri, VOID + "triples", Literal(str(n), datatype=NamedNode(XSD + "integer")))
+        period = f"{iri}/period"
+        add(iri, DCT + "temporal", NamedNode(period))
+        add(period, RDF + "type", NamedNode(DCT + "PeriodOfTime"))
+        add(period, DCAT + "startDate", Literal(f"{doc.year}-01-01", datatype=NamedNode(XSD + "date")))
+        add(period, DCAT + "endDate", Literal(f"{doc.year}-12-31", datatype=NamedNode(XSD + "date")))
+        add(iri, PROV + "wasDerivedFrom", NamedNode(builder.source_iri(doc)))
+        add(iri, VOID + "triples", integer(n))
         add(iri, VOID + "sparqlEndpoint", NamedNode(service))
-        distribution(iri, path, f"{by_doc[builder.doc_id(doc)].source.name}, Turtle")
-    _ = a
+        distribution(
+            iri, path, f"{by_doc[doc_id].source.name}, Turtle", f"The named graph of {doc.source.name}, Turtle."
+        )
     return t

@@ -7,20 +7,33 @@ in every build and next year's budget links up with this one. See docs/design.md
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
 
 from pyoxigraph import Literal, NamedNode, Triple
 
+from budgetkg.codelists import (
+    ORDINAL,
+    SCHEMES,
+    CodeEntry,
+    code_level,
+    code_list,
+    nesting_codes,
+    parent_code,
+    printed_name,
+    resolve_name,
+    row_code,
+)
+from budgetkg.hierarchy import row_parents
 from budgetkg.mapping import Mappings, load_mappings, normalise_title, squash
 from budgetkg.model import TEXT_LAYER, Document, Row, RowKind, Side, Table
+from budgetkg.resources import data_dir
 
-ONTOLOGY_DIR = Path(__file__).resolve().parent.parent / "ontology"
+ONTOLOGY_DIR = data_dir("ontology")
+__all__ = ["CodeEntry", "code_level", "code_list", "parent_code", "resolve_name", "ORDINAL", "SCHEMES"]
 
 BK = "https://w3id.org/budgetkg/def#"
 QB = "http://purl.org/linked-data/cube#"
@@ -34,6 +47,8 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
 DCT = "http://purl.org/dc/terms/"
 FOAF = "http://xmlns.com/foaf/0.1/"
 CNY = "http://qudt.org/vocab/unit/CCY_CNY"
+#: the value of the literal-valued item dimension on a row that has a code (SDMX's _Z)
+NOT_APPLICABLE = "_Z"
 
 PREFIXES = {
     "bk": BK,
@@ -52,11 +67,9 @@ PREFIXES = {
     "sh": "http://www.w3.org/ns/shacl#",
 }
 
-SCHEMES = {"functional": "func", "economic": "econ"}
 MULTIPLIER = {"元": 0, "千元": 3, "万元": 4, "亿元": 8}
-ORDINAL = re.compile(
-    r"^(?:其中[：:])?\s*(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[.、．])\s*"
-)
+#: a unit printed inside a column header (`预算数(单位:万元)`): not part of what the column is
+_HEADER_UNIT = re.compile(r"\s*[(（]\s*(?:单位\s*[:：]?\s*)?(?:元|千元|万元|亿元)\s*[)）]\s*")
 _IRI_UNSAFE = re.compile(r'[\x00-\x20<>"{}|\\^`/?#%\[\]]')
 
 
@@ -78,55 +91,27 @@ def typed(value: object, datatype: str) -> Literal:
     return Literal(str(value), datatype=NamedNode(XSD + datatype))
 
 
+def canonical_decimal(value: Decimal) -> str:
+    """The canonical lexical form of an xsd:decimal (no exponent, no trailing zeros, ``-0`` is
+    ``0``): what Oxigraph returns for any form it is given, so store and dumps hold one term."""
+    text = format(value.normalize(), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
 def decimal_literal(value: Decimal) -> Literal:
-    return Literal(format(value, "f"), datatype=NamedNode(XSD + "decimal"))
+    return Literal(canonical_decimal(value), datatype=NamedNode(XSD + "decimal"))
+
+
+def column_key(key: str) -> str:
+    """A column's key without a unit printed in its header (`预算数(单位:万元)` → `预算数`):
+    the 重点项目 table of the sample prints its unit there; the unit is an attribute of the
+    amount (sdmx-attribute:unitMult), not a different column."""
+    return _HEADER_UNIT.sub("", key) or key
 
 
 A = nn(RDF + "type")
-
-
-@dataclass(frozen=True)
-class CodeEntry:
-    notation: str
-    label_zh: str
-    label_en: str
-    parent: str
-
-
-@cache
-def code_list(scheme: str) -> dict[str, CodeEntry]:
-    """The national code list shipped in ontology/codelists/ ({functional,economic}.csv)."""
-    path = ONTOLOGY_DIR / "codelists" / f"{scheme}.csv"
-    if not path.exists():
-        return {}
-    out: dict[str, CodeEntry] = {}
-    with path.open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            notation = row["notation"].strip()
-            out[notation] = CodeEntry(
-                notation,
-                row.get("label_zh", "").strip(),
-                row.get("label_en", "").strip(),
-                row.get("parent", "").strip(),
-            )
-    return out
-
-
-@cache
-def _label_index(scheme: str) -> dict[str, list[str]]:
-    """Squashed zh label → notations carrying it, in code-list order (for resolve_name)."""
-    index: dict[str, list[str]] = {}
-    for entry in code_list(scheme).values():
-        index.setdefault(squash(entry.label_zh), []).append(entry.notation)
-    return index
-
-
-def parent_code(code: str) -> str | None:
-    return code[:-2] if len(code) > 3 else None
-
-
-def code_level(code: str) -> int:
-    return {3: 1, 5: 2, 7: 3}.get(len(code), 0)
 
 
 def _formal_organisation(node: NamedNode, kind: str) -> Iterator[Triple]:
@@ -145,17 +130,33 @@ class Dataset:
     triples: list[Triple] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class ReferenceFacts:
+    """What one document contributes to the reference graph (code concepts, schemes, columns,
+    table kinds, its department's name that year): a pure function of the document, so the
+    reference graph of a corpus does not depend on the order its documents come in."""
+
+    doc_id: str
+    year: int
+    org_key: str
+    department: str
+    concepts: tuple[tuple[str, str, str], ...]  # (scheme, code, printed name)
+    scheme_years: tuple[tuple[str, int], ...]
+    columns: tuple[tuple[str, tuple[str, ...]], ...]  # (column key, printed path)
+    kinds: tuple[tuple[str, str], ...]  # (table kind, printed title)
+
+
 class GraphBuilder:
+    """Mints the IRIs and builds the named graphs. A document's graph is a pure function of the
+    document and the IRI scheme (base URI, mappings); the reference graph is a pure function of
+    the set of documents (``reference_dataset(documents)``, or of those built so far)."""
+
     def __init__(self, base_uri: str, mappings: Mappings | None = None) -> None:
         self.base = base_uri if base_uri.endswith("/") else base_uri + "/"
         self.mappings = mappings or load_mappings()
         self.reference_graph = self.base + "graph/reference"
         self.validation_graph = self.base + "graph/validation"
-        self._concepts: dict[tuple[str, str], str] = {}  # (scheme, code) → first printed label
-        self._scheme_years: set[tuple[str, int]] = set()
-        self._columns: dict[str, tuple[str, ...]] = {}
-        self._kinds: dict[str, tuple[str, str]] = {}
-        self._names: dict[str, dict[int, str]] = {}  # org key → year → printed name
+        self._facts: dict[str, ReferenceFacts] = {}  # doc id → what it adds to the reference
         self._org_iris: dict[str, str] = {}
 
     # --- IRIs ------------------------------------------------------------------------------
@@ -207,15 +208,44 @@ class GraphBuilder:
         return [self.reference_dataset(), *datasets]
 
     def document_dataset(self, doc: Document) -> Dataset:
-        """One document's named graph. Documents must come in build order (the reference data
-        keeps the first printed label of a code); a corpus build adds them one by one as they
-        are parsed, then asks for the reference once all are in."""
-        self._names.setdefault(self.org_key(doc.department), {})[doc.year] = doc.department
+        """One document's named graph, a pure function of the document (in any order). The
+        builder also notes what the document adds to the reference graph."""
+        self._facts[self.doc_id(doc)] = self.reference_facts(doc)
         return Dataset(self.document_graph(doc), doc, list(self._document(doc)))
 
-    def reference_dataset(self) -> Dataset:
-        """Ontology, code lists, columns and renamings for every document added so far."""
-        return Dataset(self.reference_graph, None, list(self._reference()))
+    def reference_dataset(self, documents: Iterable[Document] | None = None) -> Dataset:
+        """Ontology, code lists, columns and renamings for the given documents (default: every
+        document added so far), the same whatever their order."""
+        known = self._facts.values() if documents is None else map(self.reference_facts, documents)
+        facts = list(known)
+        return Dataset(self.reference_graph, None, list(self._reference(facts)))
+
+    def reference_facts(self, doc: Document) -> ReferenceFacts:
+        concepts: set[tuple[str, str, str]] = set()
+        years: set[tuple[str, int]] = set()
+        columns: set[tuple[str, tuple[str, ...]]] = set()
+        kinds: set[tuple[str, str]] = set()
+        for table in doc.tables:
+            kinds.add((table.kind, normalise_title(table.title)))
+            if table.code_scheme in SCHEMES:
+                years.add((table.code_scheme, doc.year))
+            for row in table.rows:
+                coded = row_code(row, table)
+                if coded:
+                    years.add((coded[0], doc.year))
+                    concepts.add((coded[0], coded[1], printed_name(row) if not row.code else squash(row.label)))
+                for amount in row.amounts:
+                    columns.add((column_key(amount.measure_key), amount.measure))
+        return ReferenceFacts(
+            self.doc_id(doc),
+            doc.year,
+            self.org_key(doc.department),
+            doc.department,
+            tuple(sorted(concepts)),
+            tuple(sorted(years)),
+            tuple(sorted(columns)),
+            tuple(sorted(kinds)),
+        )
 
     def _document(self, doc: Document) -> Iterator[Triple]:
         budget = nn(self.budget_iri(doc))
@@ -240,11 +270,20 @@ class GraphBuilder:
         yield Triple(budget, nn(PROV + "wasDerivedFrom"), source)
         for text in doc.prose.explanations:
             yield Triple(budget, nn(BK + "explanation"), lit(text, "zh"))
+        glossary = nn(f"{self.budget_iri(doc)}/glossary")
+        if doc.prose.glossary:
+            yield Triple(glossary, A, nn(SKOS + "ConceptScheme"))
+            yield Triple(glossary, A, nn(BK + "GlossaryScheme"))
+            yield Triple(glossary, nn(SKOS + "prefLabel"), lit(f"{title}·名词解释", "zh"))
+            yield Triple(glossary, nn(DCT + "source"), source)
         for entry in doc.prose.glossary:
             term = nn(f"{self.budget_iri(doc)}/glossary/{iri_segment(entry.term)}")
             yield Triple(budget, nn(BK + "glossary"), term)
             yield Triple(term, A, nn(BK + "GlossaryTerm"))
             yield Triple(term, A, nn(SKOS + "Concept"))
+            yield Triple(term, nn(SKOS + "inScheme"), glossary)
+            yield Triple(term, nn(SKOS + "topConceptOf"), glossary)
+            yield Triple(glossary, nn(SKOS + "hasTopConcept"), term)
             yield Triple(term, nn(SKOS + "prefLabel"), lit(entry.term, "zh"))
             yield Triple(term, nn(SKOS + "definition"), lit(entry.definition, "zh"))
         projects = self._project_index(doc)
@@ -333,7 +372,6 @@ class GraphBuilder:
         projects: dict[str, tuple[str, str]],
     ) -> Iterator[Triple]:
         table_node = nn(self.table_iri(doc, table))
-        self._kinds.setdefault(table.kind, (normalise_title(table.title), ""))
         yield Triple(table_node, A, nn(BK + "BudgetTable"))
         yield Triple(table_node, nn(RDFS + "label"), lit(normalise_title(table.title), "zh"))
         yield Triple(table_node, nn(BK + "tableNumber"), typed(table.number, "integer"))
@@ -349,27 +387,37 @@ class GraphBuilder:
         yield from self._sum_rules(table, table_node)
         quantities = spec.quantities if spec is not None else {}
         mult = MULTIPLIER.get(table.currency_unit, 0)
-        scheme = table.code_scheme if table.code_scheme in SCHEMES else None
-        if scheme:
-            self._scheme_years.add((scheme, doc.year))
+        table_scheme = table.code_scheme if table.code_scheme in SCHEMES else None
+        if table.code_scheme == "functional-class-names":
+            table_scheme = "functional"
+        codes = [row_code(row, table) for row in table.rows]
+        parents = row_parents(table, nesting_codes(table, [c[1] if c else None for c in codes]))
+        keys: list[str] = []
         seen: dict[str, int] = {}
         for row in table.rows:
-            concept, concept_scheme = self._row_concept(row, table, scheme, doc.year)
+            key = self._row_key(row)
+            n = seen.get(key, 0) + 1
+            seen[key] = n
+            keys.append(key if n == 1 else f"{key}~{n}")
+        prefix = f"{self.budget_iri(doc)}/obs/{iri_segment(table.kind)}"
+        columns_of = [{column_key(a.measure_key) for a in row.amounts} for row in table.rows]
+        has_parts: set[tuple[int, str]] = {
+            (p, c) for i, p in enumerate(parents) if p is not None for c in columns_of[i] if c in columns_of[p]
+        }
+        items = _item_names(table, parents)
+        for i, (row, coded) in enumerate(zip(table.rows, codes, strict=True)):
+            concept = self.concept_iri(*coded) if coded else None
             project = None
             if row.kind is RowKind.PROJECT:
                 listed = None if row.parent_label else self._match_project(row.label, projects)
                 unit, name = listed if listed else (row.unit, row.label)
                 project = self.project_iri(unit, name)
                 yield from self._project(project, row, unit, source, listed=row.parent_label is not None or not listed)
-            key = self._row_key(row, concept_scheme)
-            n = seen.get(key, 0) + 1
-            seen[key] = n
-            if n > 1:
-                key = f"{key}~{n}"
+            dims = self._coded_dimensions(row, coded, table_scheme, concept, items[i])
+            parent = parents[i]
             for amount in row.amounts:
-                obs = nn(
-                    f"{self.budget_iri(doc)}/obs/{iri_segment(table.kind)}/{key}/{iri_segment(amount.measure_key)}"
-                )
+                ckey = column_key(amount.measure_key)
+                obs = nn(f"{prefix}/{keys[i]}/{iri_segment(ckey)}")
                 yield Triple(obs, A, nn(QB + "Observation"))
                 yield Triple(obs, nn(QB + "dataSet"), budget)
                 yield Triple(obs, nn(BK + "budget"), budget)
@@ -377,21 +425,14 @@ class GraphBuilder:
                 yield Triple(obs, nn(BK + "organisation"), nn(self.org_iri(row.unit)))
                 yield Triple(obs, nn(BK + "fiscalYear"), year)
                 yield Triple(obs, nn(BK + "budgetPhase"), phase)
-                if concept is not None:
-                    prop = "functionalClassification" if concept_scheme == "functional" else "economicClassification"
-                    yield Triple(obs, nn(BK + prop), nn(concept))
-                else:
-                    yield Triple(obs, nn(BK + "item"), lit(squash(row.label)))
-                if project is not None:
-                    yield Triple(obs, nn(BK + "project"), nn(project))
-                column = self._column(amount.measure_key, amount.measure)
-                yield Triple(obs, nn(BK + "column"), nn(column))
+                for prop, value in dims:
+                    yield Triple(obs, nn(BK + prop), value)
+                yield Triple(obs, nn(BK + "project"), nn(project) if project else nn(BK + "NotApplicable"))
+                yield Triple(obs, nn(BK + "column"), nn(self.column_iri(ckey)))
                 yield Triple(obs, nn(BK + "columnLabel"), lit(" / ".join(amount.measure), "zh"))
-                if row.side is not None:
-                    yield Triple(
-                        obs, nn(BK + "side"), nn(BK + ("Income" if row.side is Side.INCOME else "Expenditure"))
-                    )
                 yield Triple(obs, nn(BK + "amount"), decimal_literal(amount.value))
+                if not amount.blank:
+                    yield Triple(obs, nn(BK + "printedAmount"), lit(amount.printed))
                 yield Triple(obs, nn(BK + "amountInYuan"), decimal_literal(amount.value.scaleb(mult)))
                 yield Triple(obs, nn(SDMX_ATTR + "unitMeasure"), nn(CNY))
                 yield Triple(obs, nn(SDMX_ATTR + "unitMult"), typed(mult, "integer"))
@@ -401,6 +442,10 @@ class GraphBuilder:
                     nn(BK + "isTotal"),
                     typed("true" if row.kind in (RowKind.TOTAL, RowKind.UNIT) else "false", "boolean"),
                 )
+                aggregate = (i, ckey) in has_parts
+                yield Triple(obs, nn(BK + "isAggregate"), typed("true" if aggregate else "false", "boolean"))
+                if parent is not None and ckey in columns_of[parent]:
+                    yield Triple(obs, nn(BK + "partOf"), nn(f"{prefix}/{keys[parent]}/{iri_segment(ckey)}"))
                 yield Triple(obs, nn(BK + "rowKind"), lit(row.kind.value))
                 if row.kind is RowKind.ITEM and row.parent_label:
                     yield Triple(obs, nn(BK + "isSubItem"), typed("true", "boolean"))
@@ -418,10 +463,31 @@ class GraphBuilder:
                     yield Triple(obs, nn(BK + "ocrConfidence"), decimal_literal(confidence))
                 quantity = quantities.get(amount.measure_key)
                 if quantity and (row.kind is RowKind.TOTAL and row.side is None or concept is not None):
-                    code = concept.rsplit("/", 1)[-1] if concept else "total"
+                    code = coded[1] if coded else "total"
                     yield Triple(obs, nn(BK + "quantity"), lit(quantity))
                     qkey = f"{quantity}|{code}|{self.org_key(row.unit)}"
                     yield Triple(obs, nn(BK + "quantityKey"), lit(qkey))
+
+    def _coded_dimensions(
+        self, row: Row, coded: tuple[str, str] | None, table_scheme: str | None, concept: str | None, item: str
+    ) -> list[tuple[str, NamedNode | Literal]]:
+        """The classification, item and side dimensions of a row's amounts, every one present
+        (Data Cube IC-11): a code where the row has one, ``bk:Total`` (_T) for a total row in
+        the classification its table is coded by, ``bk:NotApplicable`` (_Z) otherwise; the
+        printed name (@zh) as item where the row has no code, the literal "_Z" where it has."""
+        out: list[tuple[str, NamedNode | Literal]] = []
+        for scheme, prop in (("functional", "functionalClassification"), ("economic", "economicClassification")):
+            if coded and coded[0] == scheme and concept:
+                value = nn(concept)
+            elif row.kind is RowKind.TOTAL and table_scheme == scheme:
+                value = nn(BK + "Total")
+            else:
+                value = nn(BK + "NotApplicable")
+            out.append((prop, value))
+        out.append(("item", lit(NOT_APPLICABLE) if coded else lit(item, "zh")))
+        side = {Side.INCOME: "Income", Side.EXPENDITURE: "Expenditure"}.get(row.side, "NotApplicable")  # type: ignore[arg-type]
+        out.append(("side", nn(BK + side)))
+        return out
 
     def _sum_rules(self, table: Table, table_node: NamedNode) -> Iterator[Triple]:
         """Which columns of a row add up to which total column, from the header paths:
@@ -459,31 +525,11 @@ class GraphBuilder:
             for part in sorted(parts):
                 yield Triple(rule, nn(BK + "partColumn"), nn(self._column(part, amounts[part])))
 
-    def _row_concept(self, row: Row, table: Table, scheme: str | None, year: int) -> tuple[str | None, str | None]:
-        if row.code and scheme:
-            self._concepts.setdefault((scheme, row.code), squash(row.label))
-            return self.concept_iri(scheme, row.code), scheme
-        if row.kind is RowKind.ITEM and (
-            table.code_scheme == "functional-class-names" and row.side is Side.EXPENDITURE
-        ):
-            code = self.resolve_name("functional", row.label, level=1)
-            if code:
-                self._scheme_years.add(("functional", year))
-                self._concepts.setdefault(("functional", code), ORDINAL.sub("", squash(row.label)))
-                return self.concept_iri("functional", code), "functional"
-        if row.kind in (RowKind.ITEM, RowKind.CLASS) and scheme and not row.code:
-            code = self.resolve_name(scheme, row.label)
-            if code:
-                return self.concept_iri(scheme, code), scheme
-        return None, None
-
     def resolve_name(self, scheme: str, label: str, level: int | None = None) -> str | None:
         """A name printed without its code → the code, through the national code list."""
-        name = ORDINAL.sub("", squash(label))
-        matches = [n for n in _label_index(scheme).get(name, ()) if level is None or code_level(n) == level]
-        return matches[0] if len(matches) == 1 else None
+        return resolve_name(scheme, label, level)
 
-    def _row_key(self, row: Row, concept_scheme: str | None) -> str:
+    def _row_key(self, row: Row) -> str:
         label = iri_segment(ORDINAL.sub("", squash(row.label)) or row.label)
         if row.code:
             base = row.code
@@ -515,14 +561,16 @@ class GraphBuilder:
             yield Triple(node, nn(BK + "page"), typed(page, "integer"))
 
     def _column(self, key: str, path: tuple[str, ...]) -> str:
-        self._columns.setdefault(key, path)
-        return self.column_iri(key)
+        return self.column_iri(column_key(key))
 
     # --- reference data ---------------------------------------------------------------------
 
-    def _renamings(self) -> Iterator[Triple]:
+    def _renamings(self, facts: list[ReferenceFacts]) -> Iterator[Triple]:
         """A department printed under a new name in a later year: one organisation, renamed."""
-        for _key, names in sorted(self._names.items()):
+        by_org: dict[str, dict[int, str]] = {}
+        for f in sorted(facts, key=lambda f: (f.year, f.doc_id)):
+            by_org.setdefault(f.org_key, {})[f.year] = f.department
+        for _key, names in sorted(by_org.items()):
             years = sorted(names)
             latest = names[years[-1]]
             yield Triple(nn(self.org_iri(latest)), nn(SKOS + "prefLabel"), lit(latest, "zh"))
@@ -541,10 +589,17 @@ class GraphBuilder:
                 yield Triple(event, nn(RDFS + "label"), lit(f"{names[before]} → {names[after]}（{after}年起）", "zh"))
                 yield Triple(org, nn(BK + "previousName"), lit(names[before], "zh"))
 
-    def _reference(self) -> Iterator[Triple]:
+    def _reference(self, facts: list[ReferenceFacts]) -> Iterator[Triple]:
+        facts = sorted(facts, key=lambda f: (f.year, f.doc_id))
         yield from _ontology_triples()
-        yield from self._renamings()
-        for scheme, year in sorted(self._scheme_years):
+        yield from self._renamings(facts)
+        scheme_years = {sy for f in facts for sy in f.scheme_years}
+        printed: dict[tuple[str, str], set[str]] = {}
+        for f in facts:
+            for scheme, code, name in f.concepts:
+                printed.setdefault((scheme, code), set()).add(name)
+        lists = {"functional": BK + "FunctionalClassificationList", "economic": BK + "EconomicClassificationList"}
+        for scheme, year in sorted(scheme_years):
             node = nn(self.scheme_iri(scheme, year))
             zh = "支出功能分类科目" if scheme == "functional" else "部门预算支出经济分类科目"
             en = (
@@ -565,8 +620,8 @@ class GraphBuilder:
             yield Triple(node, nn(SKOS + "prefLabel"), lit(f"{year} {en}", "en"))
             yield Triple(node, nn(DCT + "title"), lit(f"{year}年{zh}", "zh"))
         codes: dict[tuple[str, str], set[int]] = {}
-        for scheme, code in self._concepts:
-            years = {y for s, y in self._scheme_years if s == scheme}
+        for scheme, code in printed:
+            years = {y for s, y in scheme_years if s == scheme}
             c: str | None = code
             while c:
                 codes.setdefault((scheme, c), set()).update(years)
@@ -574,34 +629,59 @@ class GraphBuilder:
         for (scheme, code), years in sorted(codes.items()):
             node = nn(self.concept_iri(scheme, code))
             entry = code_list(scheme).get(code)
-            label = entry.label_zh if entry and entry.label_zh else self._concepts.get((scheme, code), "")
+            names = sorted(printed.get((scheme, code), ()))
+            label = entry.label_zh if entry and entry.label_zh else (names[-1] if names else "")
             yield Triple(node, A, nn(SKOS + "Concept"))
             yield Triple(node, nn(SKOS + "notation"), lit(code))
             if label:
                 yield Triple(node, nn(SKOS + "prefLabel"), lit(label, "zh"))
-            printed = self._concepts.get((scheme, code))
-            if printed and label and printed != squash(label):
-                yield Triple(node, nn(SKOS + "altLabel"), lit(printed, "zh"))
+            for name in names:
+                if name != squash(label):
+                    yield Triple(node, nn(SKOS + "altLabel"), lit(name, "zh"))
             if entry and entry.label_en:
                 yield Triple(node, nn(SKOS + "prefLabel"), lit(entry.label_en, "en"))
+            if entry:
+                for year in sorted(years):  # the list's name in each year printed: checked by shapes/codelists.ttl
+                    edition = nn(f"{self.concept_iri(scheme, code)}/name/{year}")
+                    yield Triple(node, nn(BK + "editionName"), edition)
+                    yield Triple(edition, A, nn(BK + "EditionName"))
+                    yield Triple(edition, nn(BK + "year"), typed(year, "gYear"))
+                    yield Triple(edition, nn(RDFS + "label"), lit(entry.name_in(year), "zh"))
             yield Triple(node, nn(BK + "classificationLevel"), typed(code_level(code), "integer"))
             for year in sorted(years):
-                yield Triple(node, nn(SKOS + "inScheme"), nn(self.scheme_iri(scheme, year)))
-                if len(code) == 3:
-                    yield Triple(node, nn(SKOS + "topConceptOf"), nn(self.scheme_iri(scheme, year)))
+                scheme_node = nn(self.scheme_iri(scheme, year))
+                yield Triple(node, nn(SKOS + "inScheme"), scheme_node)
+                if parent_code(code) is None:
+                    yield Triple(node, nn(SKOS + "topConceptOf"), scheme_node)
+                    yield Triple(scheme_node, nn(SKOS + "hasTopConcept"), node)
             parent = parent_code(code)
             if parent:
                 yield Triple(node, nn(SKOS + "broader"), nn(self.concept_iri(scheme, parent)))
                 yield Triple(nn(self.concept_iri(scheme, parent)), nn(SKOS + "narrower"), node)
+            else:
+                yield Triple(nn(lists[scheme]), nn(QB + "hierarchyRoot"), node)
             if not entry:
                 yield Triple(node, nn(BK + "notInNationalList"), typed("true", "boolean"))
-        for key, path in sorted(self._columns.items()):
+        columns: dict[str, list[tuple[str, ...]]] = {}
+        for f in facts:
+            for key, path in f.columns:
+                paths = columns.setdefault(key, [])
+                if path in paths:
+                    paths.remove(path)
+                paths.append(path)  # the latest document's wording last
+        for key, paths in sorted(columns.items()):
             node = nn(self.column_iri(key))
             yield Triple(node, A, nn(SKOS + "Concept"))
             yield Triple(node, A, nn(BK + "Column"))
             yield Triple(node, nn(SKOS + "notation"), lit(key))
-            yield Triple(node, nn(SKOS + "prefLabel"), lit(" / ".join(path), "zh"))
-            for label in path:
+            yield Triple(node, nn(SKOS + "inScheme"), nn(BK + "ColumnScheme"))
+            yield Triple(node, nn(SKOS + "topConceptOf"), nn(BK + "ColumnScheme"))
+            yield Triple(nn(BK + "ColumnScheme"), nn(SKOS + "hasTopConcept"), node)
+            pref = " / ".join(paths[-1])
+            yield Triple(node, nn(SKOS + "prefLabel"), lit(pref, "zh"))
+            for other in {" / ".join(p) for p in paths[:-1]} - {pref}:
+                yield Triple(node, nn(SKOS + "altLabel"), lit(other, "zh"))
+            for label in paths[-1]:
                 col = self.mappings.column(label)
                 if col and col.funding:
                     yield Triple(node, nn(BK + "fundingSource"), nn(BK + col.funding))
@@ -609,16 +689,44 @@ class GraphBuilder:
                     yield Triple(node, nn(BK + "expenditureType"), nn(BK + col.expenditure))
                 if col and col.total:
                     yield Triple(node, nn(BK + "isTotalColumn"), typed("true", "boolean"))
-        for kind, (title, _) in sorted(self._kinds.items()):
+        kinds: dict[str, str] = {}
+        for f in facts:
+            for kind, title in f.kinds:
+                kinds[kind] = title
+        for kind, title in sorted(kinds.items()):
             node = nn(self.kind_iri(kind))
             spec = self.mappings.by_kind(kind)
             yield Triple(node, A, nn(SKOS + "Concept"))
             yield Triple(node, A, nn(BK + "TableKind"))
+            yield Triple(node, nn(SKOS + "inScheme"), nn(BK + "TableKindScheme"))
+            yield Triple(node, nn(SKOS + "topConceptOf"), nn(BK + "TableKindScheme"))
+            yield Triple(nn(BK + "TableKindScheme"), nn(SKOS + "hasTopConcept"), node)
             yield Triple(node, nn(SKOS + "prefLabel"), lit(spec.title if spec else title, "zh"))
             if spec and spec.title_en:
                 yield Triple(node, nn(SKOS + "prefLabel"), lit(spec.title_en, "en"))
             if spec:
                 yield Triple(node, nn(SKOS + "notation"), lit(str(spec.number)))
+
+
+def _item_names(table: Table, parents: tuple[int | None, ...]) -> list[str]:
+    """The item dimension of each row: its printed name (no spaces); a name printed twice on
+    one side of a table is qualified by the row it is part of (10-sh-pt-czj-2024-js prints
+    二、政府性基金预算财政拨款 under 本年收入合计 and again under 年初财政拨款结转和结余), and by
+    its occurrence if that is the same too — so no two observations share every dimension (IC-12)."""
+    names = [squash(r.label) for r in table.rows]
+    count: dict[tuple[object, str], int] = {}
+    for row, name in zip(table.rows, names, strict=True):
+        count[(row.side, name)] = count.get((row.side, name), 0) + 1
+    out: list[str] = []
+    seen: dict[tuple[object, str], int] = {}
+    for row, name, parent in zip(table.rows, names, parents, strict=True):
+        if count[(row.side, name)] > 1:
+            name = f"{names[parent]} / {name}" if parent is not None else name
+            n = seen[(row.side, name)] = seen.get((row.side, name), 0) + 1
+            if n > 1:
+                name = f"{name} ({n})"
+        out.append(name)
+    return out
 
 
 @cache

@@ -1,6 +1,6 @@
 """The geometry settings of the reader, declared in ``mappings/layout.toml``.
 
-Every distance, share and tolerance that pdf.py and tables.py use to turn characters and rules
+Every distance, share and tolerance that pdf.py and tables/ use to turn characters and rules
 into words, columns and rows is a named setting there (with the document that needed it), in
 the manner of pdfplumber's ``table_settings``. This module loads them into one typed, frozen
 dataclass; an unknown key, a missing key or a value of the wrong type is a one-line error, so

@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from budgetkg.codelists import row_code
 from budgetkg.mapping import normalise_title
 from budgetkg.model import Document
 
@@ -21,6 +22,7 @@ HEADER = (
     "measure",
     "amount",
     "currency_unit",
+    "classification_code",
     "extracted_by",
     "confidence",
 )
@@ -30,6 +32,7 @@ def document_lines(doc: Document) -> Iterator[tuple[str, ...]]:
     for table in doc.tables:
         title = normalise_title(table.title)
         for row in table.rows:
+            coded = row_code(row, table)  # the graph's code: printed, or the class a printed name names
             for amount in row.amounts:
                 yield (
                     doc.source.name,
@@ -42,6 +45,7 @@ def document_lines(doc: Document) -> Iterator[tuple[str, ...]]:
                     " / ".join(amount.measure),
                     amount.printed.replace(",", "") if not amount.blank else "0",
                     table.currency_unit,
+                    coded[1] if coded else "",
                     amount.extracted_by,
                     "" if amount.confidence is None else f"{amount.confidence:.1f}",
                 )

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
+from budgetkg.resources import data_dir
+
+MAPPINGS_DIR = data_dir("mappings")
 
 _SPACE = re.compile(r"\s+")
 _PREFIX = re.compile(

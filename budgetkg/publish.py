@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gzip
-import json
 import os
 import re
 import shutil
@@ -88,39 +87,27 @@ class GraphSource:
 
 def read_build(build_dir: Path) -> tuple[str, list[GraphSource]]:
     """Base URI and graph sources of ``build_dir/build.json`` (documents, reference, validation)."""
-    manifest = json.loads((build_dir / "build.json").read_text(encoding="utf-8"))
-    base = str(manifest["base_uri"])
-    if not base.endswith("/"):
-        base += "/"
+    from budgetkg.manifest import Manifest
+
+    manifest = Manifest.read(build_dir)
+    base = manifest.base_uri
     sources: list[GraphSource] = []
-    for doc in manifest.get("documents", []):
-        doc_id = str(doc["doc_id"])
-        dump = doc.get("dump") or f"dumps/documents/{doc_id}.ttl"
+    for doc in manifest.documents:
         sources.append(
-            GraphSource(
-                graph=str(doc.get("graph") or f"{base}graph/{doc_id}"),
-                doc_id=doc_id,
-                path=_resolve(build_dir, dump),
-                kind="document",
-            )
+            GraphSource(graph=doc.graph, doc_id=doc.doc_id, path=_resolve(build_dir, doc.dump), kind="document")
         )
     sources.append(
         GraphSource(
-            graph=str(manifest.get("reference_graph") or f"{base}graph/reference"),
+            graph=manifest.reference_graph,
             doc_id="reference",
-            path=_resolve(build_dir, manifest.get("reference_dump") or "dumps/reference.ttl"),
+            path=_resolve(build_dir, manifest.reference_dump),
             kind="reference",
         )
     )
-    validation = _resolve(build_dir, manifest.get("validation_dump") or "validation/report.ttl")
+    validation = _resolve(build_dir, manifest.validation_dump)
     if validation.exists():
         sources.append(
-            GraphSource(
-                graph=str(manifest.get("validation_graph") or f"{base}graph/validation"),
-                doc_id="validation",
-                path=validation,
-                kind="validation",
-            )
+            GraphSource(graph=manifest.validation_graph, doc_id="validation", path=validation, kind="validation")
         )
     seen = Counter(s.graph for s in sources)
     dupes = [g for g, n in seen.items() if n > 1]
@@ -587,7 +574,9 @@ def compare_with_embedded(
     diffs: list[Difference] = []
 
     if queries_dir is None:
-        queries_dir = Path(__file__).resolve().parent.parent / "queries"
+        from budgetkg.resources import data_dir
+
+        queries_dir = data_dir("queries")
     for rq in sorted(queries_dir.glob("*.rq")) if queries_dir.is_dir() else []:
         diffs += _compare_query(store, client, rq.name, rq.read_text(encoding="utf-8"))
 

@@ -27,10 +27,11 @@ from pyoxigraph import Literal, NamedNode, Quad, Store, Triple
 from rdflib.namespace import RDF as R_RDF
 from rdflib.namespace import SH
 
-from budgetkg.graph import BK, PREFIXES, RDF, RDFS, XSD, Dataset, GraphBuilder
+from budgetkg.graph import BK, PREFIXES, RDF, RDFS, XSD, Dataset, GraphBuilder, canonical_decimal
 from budgetkg.model import Document
+from budgetkg.resources import data_dir
 
-SHAPES_DIR = Path(__file__).resolve().parent.parent / "shapes"
+SHAPES_DIR = data_dir("shapes")
 BKS = rdflib.Namespace("https://w3id.org/budgetkg/shapes#")
 SHN = "http://www.w3.org/ns/shacl#"
 
@@ -207,7 +208,11 @@ class ValidationReport:
 def settings_triples(tolerance: Decimal) -> list[Triple]:
     node = NamedNode(BK + "validationSettings")
     return [
-        Triple(node, NamedNode(BK + "roundingTolerance"), Literal(str(tolerance), datatype=NamedNode(XSD + "decimal")))
+        Triple(
+            node,
+            NamedNode(BK + "roundingTolerance"),
+            Literal(canonical_decimal(Decimal(tolerance)), datatype=NamedNode(XSD + "decimal")),
+        )
     ]
 
 
@@ -374,7 +379,7 @@ def report_triples(report: ValidationReport) -> list[Triple]:
         Triple(
             rep,
             NamedNode(BK + "roundingTolerance"),
-            Literal(str(report.tolerance), datatype=NamedNode(XSD + "decimal")),
+            Literal(canonical_decimal(Decimal(report.tolerance)), datatype=NamedNode(XSD + "decimal")),
         ),
     ]
     for f in report.findings:
@@ -384,7 +389,8 @@ def report_triples(report: ValidationReport) -> list[Triple]:
             Triple(node, NamedNode(RDF + "type"), NamedNode(sh + "ValidationResult")),
             Triple(node, NamedNode(sh + "resultSeverity"), NamedNode(sh + f.severity)),
             Triple(node, NamedNode(sh + "focusNode"), NamedNode(f.focus)),
-            Triple(node, NamedNode(sh + "resultMessage"), Literal(f.message)),
+            # English sentences quoting the printed Chinese names: tagged as what they are
+            Triple(node, NamedNode(sh + "resultMessage"), Literal(f.message, language="en")),
         ]
         if f.shape.startswith("http"):
             out.append(Triple(node, NamedNode(sh + "sourceShape"), NamedNode(f.shape)))
@@ -394,7 +400,11 @@ def report_triples(report: ValidationReport) -> list[Triple]:
             out.append(Triple(node, NamedNode(BK + "page"), Literal(str(p), datatype=NamedNode(XSD + "integer"))))
         if f.difference:
             out.append(
-                Triple(node, NamedNode(BK + "difference"), Literal(f.difference, datatype=NamedNode(XSD + "decimal")))
+                Triple(
+                    node,
+                    NamedNode(BK + "difference"),
+                    Literal(canonical_decimal(Decimal(f.difference)), datatype=NamedNode(XSD + "decimal")),
+                )
             )
     return out
 
@@ -433,19 +443,19 @@ def render_html(report: ValidationReport) -> str:
 
 def revalidate(build_dir: Path, tolerance: str | Decimal | None = None) -> ValidationReport:
     """Validate an existing build from its store; rewrites validation/ and the store's graph."""
-    import json
+    from budgetkg.manifest import Manifest
 
-    manifest = json.loads((build_dir / "build.json").read_text(encoding="utf-8"))
-    base = manifest["base_uri"]
+    manifest = Manifest.read(build_dir)
+    base = manifest.base_uri
     store = Store(str(build_dir / "store"))
-    ref_graph = NamedNode(manifest["reference_graph"])
+    ref_graph = NamedNode(manifest.reference_graph)
     ref = [q.triple for q in store.quads_for_pattern(None, None, None, ref_graph)]
     tol = parse_tolerance(tolerance)
     findings: list[Finding] = []
-    for doc in manifest["documents"]:
-        triples = [q.triple for q in store.quads_for_pattern(None, None, None, NamedNode(doc["graph"]))]
-        findings.extend(validate_document(triples, ref, doc["file"], tol, doc["sha256"]))
-    report = make_report(manifest["validation_graph"], base, tol, findings)
+    for doc in manifest.documents:
+        triples = [q.triple for q in store.quads_for_pattern(None, None, None, NamedNode(doc.graph))]
+        findings.extend(validate_document(triples, ref, doc.file, tol, doc.sha256))
+    report = make_report(manifest.validation_graph, base, tol, findings)
     graph = NamedNode(report.graph)
     store.clear_graph(graph)
     store.bulk_extend(Quad(t.subject, t.predicate, t.object, graph) for t in report.triples)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install the SPARQL query editor (YASGUI, @zazuko/yasgui from the npm registry) for
-# `budgetkg serve`. The built files are copied into budgetkg/serve/static/vendor/yasgui/
-# (git-ignored) and served by budgetkg itself, so the query page works offline.
+# Install the browser libraries of `budgetkg serve` from the npm registry: the SPARQL query
+# editor (YASGUI, @zazuko/yasgui) and the chart library (Apache ECharts, echarts). The built
+# files are copied into budgetkg/serve/static/vendor/{yasgui,echarts}/ (git-ignored) and served
+# by budgetkg itself, so the pages work offline.
 # Versions are pinned by budgetkg/serve/ui/package.json and package-lock.json.
-# Without this step the query page falls back to a plain form.
+# Without this step the query page falls back to a plain form and charts to static SVG.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,3 +28,10 @@ version="$(node -p "require('$work/node_modules/@zazuko/yasgui/package.json').ve
 printf '@zazuko/yasgui %s (MIT licence), installed by scripts/install_ui.sh\n' "$version" \
   > "$vendor/yasgui/VERSION"
 echo "YASGUI $version installed in $vendor/yasgui"
+
+charts="$work/node_modules/echarts/dist"
+mkdir -p "$vendor/echarts"
+cp "$charts/echarts.min.js" "$vendor/echarts/"
+version="$(node -p "require('$work/node_modules/echarts/package.json').version" 2>/dev/null || echo unknown)"
+printf 'echarts %s (Apache-2.0 licence), installed by scripts/install_ui.sh\n' "$version" > "$vendor/echarts/VERSION"
+echo "ECharts $version installed in $vendor/echarts"

@@ -1,4 +1,4 @@
-"""The geometry stage (pdf.py words, tables.py columns and rows, mappings/layout.toml) on real
+"""The geometry stage (pdf.py words, tables/ columns and rows, mappings/layout.toml) on real
 pages: each heuristic on the page of the document that needed it (issue 11).
 
 Only the pages needed are read (read_pages with page numbers), so the file runs in seconds.
@@ -202,3 +202,14 @@ def test_prose_under_a_title_like_heading_is_no_table(real_docs_dir: Path) -> No
     """15-hz-qxj p.3: the heading 四、2026年杭州市气象局预算公开表 is followed by prose, not a table."""
     tables = tables_of(real_docs_dir, "15-hz-qxj-2026", [3, 4, 15])
     assert [t.title for t in tables] == ["表1：2026年市级部门收支预算总表"]
+
+
+def test_amounts_in_yuan_or_wan_with_0_to_6_decimals() -> None:
+    """08-sh-tjdsj prints whole 元 (26,159,863); the others 万元 with two decimals; the format
+    allows 0–6 decimals with or without thousands separators, and a minus sign."""
+    from budgetkg.tables import is_amount
+
+    for printed in ("26,159,863", "26159863", "0", "5,876.67", "5876.67", "0.5", "1.234567", "-12.30", "1 234.56"):
+        assert is_amount(printed), printed
+    for text in ("2026年", "1,23", "12,3456.00", "一、", "**", "1.2.3"):
+        assert not is_amount(text), text

@@ -59,10 +59,9 @@ DIMENSIONS = {
     "fiscalYear": XSD.gYear,
     "budgetPhase": BK.BudgetPhase,
     "table": BK.BudgetTable,
-    "classification": SKOS.Concept,
     "functionalClassification": SKOS.Concept,
     "economicClassification": SKOS.Concept,
-    "item": XSD.string,
+    "item": RDFS.Literal,
     "project": BK.Project,
     "column": BK.Column,
     "side": SKOS.Concept,
@@ -76,6 +75,9 @@ ATTRIBUTES = {
     "rowIndex": XSD.integer,
     "fundingSource": BK.FundingSource,
     "expenditureType": BK.ExpenditureType,
+    "isAggregate": XSD.boolean,
+    "partOf": QB.Observation,
+    "printedAmount": XSD.string,
 }
 OTHER_PROPERTIES = [
     "mainDuty",
@@ -133,7 +135,7 @@ FUNDING_LABELS = {
     "上年结转": "CarryOver",
 }
 
-CSV_HEADER = ["notation", "label_zh", "label_en", "parent", "years"]
+CSV_HEADER = ["notation", "label_zh", "label_en", "parent", "years", "source", "names"]
 
 
 @pytest.fixture(scope="module")

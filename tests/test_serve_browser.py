@@ -232,10 +232,37 @@ def test_home_page_draws_the_budget(browser: Browser, live_server: LiveServer) -
     browser.goto(live_server.origin + "/")
     cards = browser.evaluate("Array.from(document.querySelectorAll('.card .value')).map(c => c.innerText)")
     assert any(c.startswith("1,330.75") for c in cards)
-    rects = browser.evaluate("document.querySelectorAll('.treemap svg rect').length")
-    assert rects >= 6
+    rects = browser.evaluate("document.querySelectorAll('.treemap .chart-fallback svg rect').length")
+    assert rects >= 6  # the no-JavaScript fallback is in the page
+    interactive = (VENDOR_DIR / "echarts" / "echarts.min.js").is_file()
+    drawn = ".treemap .echart" if interactive else ".treemap svg"
     box = browser.evaluate(
-        "(() => { const r = document.querySelector('.treemap svg').getBoundingClientRect();"
+        f"(() => {{ const r = document.querySelector('{drawn}').getBoundingClientRect();"
         " return [r.width, r.height]; })()"
     )
     assert box[0] > 300 and box[1] > 100
+    if interactive:  # ECharts drew the treemap and the bars, and hid the fallback
+        assert browser.evaluate("document.querySelector('.treemap').classList.contains('interactive')")
+        assert browser.evaluate("document.querySelector('.treemap .chart-fallback').hidden")
+        assert browser.evaluate("document.querySelectorAll('.treemap .echart svg path').length") >= 4
+        assert browser.evaluate("document.querySelectorAll('[data-chart=bars] .echart svg path').length") >= 3
+        assert only_local(browser.requested_urls()) == []
+
+
+def test_a_person_finds_a_project_from_the_search_box(browser: Browser, live_server: LiveServer) -> None:
+    """Type a word of a project's name into the header's search box, submit, open the hit."""
+    browser.goto(live_server.origin + "/id/org/")
+    browser.evaluate(
+        "(() => { const f = document.querySelector('header form.search');"
+        " f.querySelector('input[name=q]').value = '热线'; f.submit(); })()"
+    )
+    browser.wait_for("location.pathname === '/search' && document.readyState === 'complete'")
+    first = browser.wait_for("document.querySelector('ul.hits li a') && document.querySelector('ul.hits li a').href")
+    assert "12345" in browser.evaluate("document.querySelector('ul.hits li a').innerText")
+    browser.goto(first)
+    assert browser.evaluate("document.querySelector('h1').innerText") == "12345热线运营"
+    assert "150.00" in browser.evaluate("document.querySelector('.amount').innerText")
+    assert "热线接通率" in browser.evaluate("document.body.innerText")  # its 绩效目标
+    crumbs = browser.evaluate("document.querySelector('nav.crumbs').innerText")
+    assert "项目 Projects" in crumbs
+    assert only_local(browser.requested_urls()) == []

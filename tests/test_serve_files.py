@@ -131,18 +131,21 @@ def test_source_pdf(live_server: LiveServer, budget_build: BudgetBuild) -> None:
     assert live_server.request("GET", "/source/" + "0" * 64 + ".pdf").status == 404
 
 
-def test_void_points_at_endpoint_and_dumps(live_server: LiveServer) -> None:
-    r = live_server.request("GET", "/.well-known/void", headers={"Accept": "text/turtle"})
+def test_void_points_at_endpoint_and_dumps(live_server: LiveServer, budget_build: BudgetBuild) -> None:
+    """Absolute links come from the build's public base (http://budgetkg.test/), not the Host."""
+    origin = budget_build.base.rstrip("/")
+    r = live_server.request("GET", "/.well-known/void", headers={"Accept": "text/turtle", "Host": "evil.example"})
     assert r.status == 200 and r.headers["content-type"].startswith("text/turtle")
     store = ox.Store()
     store.load(r.body, format=ox.RdfFormat.TURTLE)
     void = "http://rdfs.org/ns/void#"
     dumps = [q.object.value for q in store.quads_for_pattern(None, ox.NamedNode(void + "dataDump"), None)]
-    assert live_server.origin + DUMP in dumps
+    assert origin + DUMP in dumps
     for url in dumps:
-        assert live_server.request("HEAD", url[len(live_server.origin) :]).status == 200, url
+        assert live_server.request("HEAD", url[len(origin) :]).status == 200, url
     endpoints = list(store.quads_for_pattern(None, ox.NamedNode(void + "sparqlEndpoint"), None))
-    assert [q.object.value for q in endpoints] == [live_server.origin + "/sparql"]
+    assert [q.object.value for q in endpoints] == [origin + "/sparql"]
+    assert b"evil.example" not in r.body
     jsonld = live_server.request("GET", "/.well-known/void", headers={"Accept": "application/ld+json"})
     assert jsonld.headers["content-type"].startswith("application/ld+json")
 

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from budgetkg.serve import files, linkeddata, pages, sparql, ui
+from budgetkg.serve import files, find, linkeddata, pages, report, sparql, ui
 from budgetkg.serve.build import Build
 from budgetkg.serve.config import ServeConfig
 from budgetkg.serve.guard import READ_ONLY_MESSAGE
@@ -47,6 +47,59 @@ class SelectiveGZip:
         await target(scope, receive, send)
 
 
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+        b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+)
+
+
+class Hardened:
+    """Security headers on every answer, 400 for a NUL byte anywhere in the path, and for HEAD
+    the Content-Length of the GET answer (handlers build the full body; only it is dropped).
+
+    Pages embed data from PDFs, so a browser must never sniff a download into HTML, frame a
+    page, or run a script that the server did not send itself.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("raw_path", b"").lower():
+            await sparql.error_response(400, "Bad request: the path contains a NUL byte.")(scope, receive, send)
+            return
+
+        async def send_hardened(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_hardened)
+
+
+def make_pool(build: Build, config: ServeConfig) -> QueryPool:
+    """The query pool of a build, sized by the settings (one place for both start and reload)."""
+    return QueryPool(
+        build.store_path,
+        size=config.workers,
+        memory_mb=config.worker_memory_mb,
+        short_size=config.short_workers,
+        short_timeout=min(config.short_timeout, config.timeout),
+        inline=config.inline,
+    )
+
+
 async def refuse_update(request: Request) -> Response:
     """Any update or graph-store write endpoint: 403, whatever the method."""
     return sparql.error_response(403, READ_ONLY_MESSAGE)
@@ -67,18 +120,19 @@ async def query_route(request: Request) -> Response:
 
 
 async def status(request: Request) -> Response:
-    """Liveness and pool health, for monitoring and tests."""
+    """Liveness and pool health, for monitoring and tests (no process ids: nothing to aim at)."""
     site: Site = request.app.state.site
     return JSONResponse(
         {
             "status": "ok",
             "workers": site.pool.size,
-            "idle_workers": site.pool._idle.qsize(),
+            "short_workers": site.pool.short_size,
+            "idle_workers": site.pool.idle,
             "worker_restarts": site.pool.restarts,
-            "worker_pids": site.pool.pids,
             "timeout": site.config.timeout,
             "max_rows": site.config.max_rows,
-            "base_uri": site.build.base_uri,
+            "max_bytes": site.config.max_bytes,
+            "base_uri": site.served_base(request),
         },
         headers={"Cache-Control": "no-store"},
     )
@@ -103,7 +157,7 @@ async def _watch_build(site: Site) -> None:
             continue
         try:
             build = Build.open(site.build.root, site.config.base_uri)
-            pool = QueryPool(build.store_path, site.config.workers, site.config.worker_memory_mb)
+            pool = make_pool(build, site.config)
             await pool.start()
         except (OSError, RuntimeError, ValueError) as exc:
             log.error("new build in %s not loaded (%s); still serving the old one", site.build.root, exc)
@@ -125,11 +179,17 @@ def create_app(build_dir: Path, config: ServeConfig | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        pool = QueryPool(build.store_path, size=config.workers, memory_mb=config.worker_memory_mb)
+        pool = make_pool(build, config)
         await pool.start()
         site = Site(build=build, config=config, pool=pool, examples=examples)
         app.state.site = site
         log.info("serving %s (base %s) with %d workers", build.root, build.base_uri, pool.size)
+        if site.rewrites_base:
+            log.warning(
+                "the build's base %s is a loopback address and no public --base-uri was given: its IRIs "
+                "are shown under the origin each request arrives at (pages, results, VoID, catalog)",
+                build.base_uri,
+            )
         watcher = None
         if config.reload_interval > 0:
             watcher = asyncio.get_running_loop().create_task(_watch_build(site))
@@ -151,7 +211,7 @@ def create_app(build_dir: Path, config: ServeConfig | None = None) -> Starlette:
         Route("/sparql/statements", refuse_update, methods=any_method),
         Route("/store", refuse_update, methods=any_method),
         Route("/status", status, methods=["GET", "HEAD"]),
-        Route("/validation", pages.validation_page, methods=["GET", "HEAD"]),
+        Route("/validation", report.validation_page, methods=["GET", "HEAD"]),
         Route("/validation/{name}", linkeddata.build_file, methods=["GET", "HEAD"]),
         Route("/dumps/", linkeddata.dumps_index, methods=["GET", "HEAD"]),
         Route("/dumps", linkeddata.dumps_index, methods=["GET", "HEAD"]),
@@ -162,6 +222,13 @@ def create_app(build_dir: Path, config: ServeConfig | None = None) -> Starlette:
         Route("/.well-known/void", linkeddata.void, methods=["GET", "HEAD"]),
         Route("/source/{name}", linkeddata.source_pdf, methods=["GET", "HEAD"]),
         Route("/static/{path:path}", static_file, methods=["GET", "HEAD"]),
+        Route("/search", find.search_page, methods=["GET", "HEAD"]),
+        Route("/describe", linkeddata.describe_route, methods=["GET", "HEAD"]),
+        Route("/id/org/", find.org_index, methods=["GET", "HEAD"]),
+        Route("/id/project/", find.project_index, methods=["GET", "HEAD"]),
+        Route("/id/budget/", find.budget_index, methods=["GET", "HEAD"]),
+        Route("/def/code/", find.code_index, methods=["GET", "HEAD"]),
+        Route("/def/code/{kind}/", find.code_index, methods=["GET", "HEAD"]),
         Route("/{path:path}", linkeddata.resource, methods=["GET", "HEAD"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
@@ -175,6 +242,7 @@ def create_app(build_dir: Path, config: ServeConfig | None = None) -> Starlette:
             max_age=86400,
         )
     app.add_middleware(SelectiveGZip)
+    app.add_middleware(Hardened)
     return app
 
 

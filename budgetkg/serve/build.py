@@ -7,7 +7,6 @@ the base back to a server-relative path.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,9 @@ class Build:
         manifest: dict[str, Any] = {}
         mf = root / "build.json"
         if mf.is_file():
-            manifest = json.loads(mf.read_text(encoding="utf-8"))
+            from budgetkg.manifest import Manifest  # the one reader of build.json
+
+            manifest = Manifest.read(root).as_dict()
         if not (root / "store").is_dir():
             raise FileNotFoundError(f"{root}: no store/ directory — is this a budgetkg build?")
         base = base_uri or manifest.get("base_uri") or DEFAULT_BASE

@@ -1,4 +1,5 @@
-"""Inline SVG charts (treemap, bars): no JavaScript library, no CDN, works offline and in print.
+"""Charts: inline SVG (treemap, bars) drawn here — the no-JavaScript and print fallback — and the
+data islands from which static/charts.js draws the same charts with ECharts when installed.
 
 The treemap uses the squarified layout (Bruls, Huizing, van Wijk 2000): rows of rectangles
 whose aspect ratios stay close to 1, so small budget lines stay readable.
@@ -160,3 +161,31 @@ def bars(nodes: list[Node], unit: str, *, width: int = 960) -> str:
         parts.append(f'<a href="{attr(n.href)}">{row}</a>' if n.href else row)
     parts.append("</svg>")
     return "".join(parts)
+
+
+# --- interactive charts (Apache ECharts, installed by scripts/install_ui.sh) ------------------
+#
+# The SVG above stays in the page as the no-JavaScript (and print) fallback; when ECharts is
+# installed, static/charts.js draws the same data interactively in its place (treemap with
+# drill-down from 类 to 款 to 项, tooltips, a legend for grouped bars) from a JSON island.
+
+
+def node_data(node: Node) -> dict:
+    """A Node as ECharts series data (value as a float: display only, the page prints Decimals)."""
+    out: dict = {"name": node.label, "value": float(node.value), "text": fmt_amount(node.value)}
+    if node.href:
+        out["href"] = node.href
+    if node.children:
+        out["children"] = [node_data(c) for c in node.children]
+    return out
+
+
+def interactive(kind: str, unit: str, fallback: str, data: object, *, cls: str = "chart") -> str:
+    """A chart container: the JSON for charts.js, and the SVG fallback inside it."""
+    from budgetkg.serve.markup import script_json
+
+    return (
+        f'<div class="{attr(cls)}" data-chart="{attr(kind)}" data-unit="{attr(unit)}">'
+        f'<script type="application/json" class="chart-data">{script_json(data)}</script>'
+        f'<div class="chart-fallback">{fallback}</div></div>'
+    )

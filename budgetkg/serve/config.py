@@ -17,8 +17,21 @@ class ServeConfig:
     ``queue_timeout``: seconds a request may wait for a free worker before it is answered 503
     with Retry-After. Waiting costs nothing, so it is longer than ``timeout``: a burst of clients,
     or a runaway query holding a worker until it is killed, delays answers instead of failing them.
+    ``max_bytes``: most bytes one answer may hold (413 above it), beside ``max_rows``: one row can
+    be a 60 MB string built by the query itself, and the HTTP process holds the whole answer.
+    ``short_workers``: extra workers used only when every other worker is busy, with the time
+    limit ``short_timeout``: two runaway queries holding the normal workers cannot make a
+    client's ``ASK {}`` wait for them (a query that needs longer there gets 503 and may retry).
+    ``allowed_hosts``: Host header values (``host:port``) this server may put into absolute
+    links (service description, VoID, the editor's endpoint); any other Host header is ignored
+    and links use the public base URI or the address the request arrived on.
+    ``inline``: answer provably small queries (one triple pattern, see :mod:`budgetkg.serve.inline`)
+    in the HTTP process, without the hand-off to a worker (False: every query goes to a worker).
     ``worker_memory_mb``: address-space limit per worker (None: unlimited).
-    ``base_uri``: overrides ``build.json``'s base URI.
+    ``base_uri``: the public base URI: overrides ``build.json``'s. Without it a build whose base
+    is a loopback address (the default ``http://localhost:8000/``) is served at whatever origin
+    the server listens on: IRIs under the build's base are rewritten to that origin in pages,
+    results and descriptions (and back in queries), so every link works on any port.
     ``queries_dir``: example ``*.rq`` files for the query page (default: ``DIR/queries``,
     then ``./queries``, then the source tree's ``queries/``).
     ``cors``: send ``Access-Control-Allow-Origin: *`` on read endpoints.
@@ -30,6 +43,11 @@ class ServeConfig:
     timeout: float = 30.0
     max_rows: int = 10_000
     workers: int = 2
+    short_workers: int = 1
+    short_timeout: float = 2.0
+    max_bytes: int = 16 * 1024 * 1024
+    allowed_hosts: tuple[str, ...] = ()
+    inline: bool = True
     queue_timeout: float = 60.0
     worker_memory_mb: int | None = 4096
     base_uri: str | None = None
@@ -46,5 +64,9 @@ class ServeConfig:
             raise ValueError("max_rows must be at least 1")
         if self.queue_timeout <= 0:
             raise ValueError("queue_timeout must be positive")
+        if self.max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
+        if self.short_workers < 0 or self.short_timeout <= 0:
+            raise ValueError("short_workers must be at least 0 and short_timeout positive")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")

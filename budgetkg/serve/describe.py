@@ -1,7 +1,8 @@
 """Machine-readable self-descriptions: SPARQL service description and the VoID document.
 
-Both are generated per request from the request's own origin, so ``sd:endpoint`` and the dump
-links are absolute URLs that work wherever the server runs.
+Both are generated per request for the origin of :meth:`Site.origin` (the public base URI, or
+the address the server answers on — never an arbitrary Host header), so ``sd:endpoint`` and
+the dump links are absolute URLs that work wherever the server runs.
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ def serialize(triples: list[ox.Triple], fmt: Format) -> bytes:
         return ox.serialize(triples, format=target) or b""
     prefixes = used_prefixes(triples, PREFIXES | {"sd": SD})
     return ox.serialize(triples, format=target, prefixes=prefixes) or b""
+
+
+def _served(site: Site, origin: str, iri: str) -> str:
+    """An IRI under the build's base as this request's client sees it (Site.rewrites_base)."""
+    base = site.build.base_uri
+    if site.rewrites_base and iri.startswith(base):
+        return origin + "/" + iri[len(base) :]
+    return iri
 
 
 async def graph_sizes(site: Site) -> dict[str, int]:
@@ -127,7 +136,7 @@ async def service_description(site: Site, origin: str) -> list[ox.Triple]:
         t += [
             ox.Triple(ds, _n(SD + "namedGraph"), ng),
             ox.Triple(ng, RDF_TYPE, _n(SD + "NamedGraph")),
-            ox.Triple(ng, _n(SD + "name"), _n(g)),
+            ox.Triple(ng, _n(SD + "name"), _n(_served(site, origin, g))),
             ox.Triple(ng, _n(SD + "graph"), gr),
             ox.Triple(gr, RDF_TYPE, _n(SD + "Graph")),
             ox.Triple(gr, _n(VOID + "triples"), _int(n)),
@@ -144,7 +153,7 @@ async def void_description(site: Site, origin: str) -> list[ox.Triple]:
         ox.Triple(ds, RDF_TYPE, _n(DCAT + "Dataset")),
         ox.Triple(ds, _n(DCT + "title"), ox.Literal(site.config.title, language="en")),
         ox.Triple(ds, _n(VOID + "sparqlEndpoint"), _n(origin + "/sparql")),
-        ox.Triple(ds, _n(VOID + "uriSpace"), ox.Literal(site.build.base_uri)),
+        ox.Triple(ds, _n(VOID + "uriSpace"), ox.Literal(origin + "/" if site.rewrites_base else site.build.base_uri)),
         ox.Triple(ds, _n(VOID + "triples"), _int(sum(sizes.values()))),
         ox.Triple(ds, _n(RDFS + "seeAlso"), _n(origin + "/catalog.ttl")),
         ox.Triple(ds, _n(RDFS + "seeAlso"), _n(origin + "/catalog.jsonld")),
@@ -168,7 +177,7 @@ async def void_description(site: Site, origin: str) -> list[ox.Triple]:
         if doc_id in docs:
             t.append(ox.Triple(sub, _n(VOID + "dataDump"), _n(f"{origin}/dumps/documents/{doc_id}.ttl")))
         if graph:
-            t.append(ox.Triple(sub, _n(SD + "name"), _n(str(graph))))
+            t.append(ox.Triple(sub, _n(SD + "name"), _n(_served(site, origin, str(graph)))))
             if str(graph) in sizes:
                 t.append(ox.Triple(sub, _n(VOID + "triples"), _int(sizes[str(graph)])))
     return t

@@ -7,16 +7,12 @@ client never gets a 200 that is cut off later.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyoxigraph as ox
 
-from budgetkg.serve import guard
-
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+from budgetkg.serve import guard, nesting
 
 RESULT_FORMATS = {
     "json": ox.QueryResultsFormat.JSON,
@@ -38,6 +34,7 @@ class Job:
 
     query: str
     max_rows: int
+    max_bytes: int = 16 * 1024 * 1024  # ServeConfig.max_bytes; the answer's size, counted as it grows
     result_format: str | None = "json"  # for SELECT/ASK; None: no acceptable format (406)
     graph_format: str | None = "turtle"  # for CONSTRUCT/DESCRIBE
     default_graphs: list[str] | None = None  # protocol dataset (default-graph-uri)
@@ -47,6 +44,7 @@ class Job:
     prefixes: dict[str, str] = field(default_factory=dict)  # for Turtle output
     base_iri: str | None = None
     check: bool = True  # run the safety check (off only for the server's own queries)
+    rewrite: tuple[str, str] | None = None  # (stored base, served base): see Site.rewrites_base
 
 
 @dataclass(slots=True)
@@ -79,31 +77,30 @@ def to_term(t: Any) -> Term:
     return ("literal", str(t), None, None)
 
 
-def _json_term(t: Any) -> dict[str, Any]:
+def _served(iri: str, rewrite: tuple[str, str] | None) -> str:
+    """An IRI as the client sees it: the stored base replaced by the served one."""
+    if rewrite is not None and iri.startswith(rewrite[0]):
+        return rewrite[1] + iri[len(rewrite[0]) :]
+    return iri
+
+
+def _served_term(t: Any, rewrite: tuple[str, str] | None) -> Any:
+    if rewrite is None:
+        return t
     if isinstance(t, ox.NamedNode):
-        return {"type": "uri", "value": t.value}
-    if isinstance(t, ox.BlankNode):
-        return {"type": "bnode", "value": t.value}
-    if isinstance(t, ox.Literal):
-        out: dict[str, Any] = {"type": "literal", "value": t.value}
-        if t.language:
-            out["xml:lang"] = t.language
-            direction = getattr(t, "direction", None)
-            if direction is not None:
-                out["its:dir"] = str(direction).rsplit(".", 1)[-1].lower()
-        elif t.datatype.value != XSD_STRING:
-            out["datatype"] = t.datatype.value
-        return out
+        return ox.NamedNode(_served(t.value, rewrite))
     if isinstance(t, ox.Triple):
-        return {
-            "type": "triple",
-            "value": {
-                "subject": _json_term(t.subject),
-                "predicate": _json_term(t.predicate),
-                "object": _json_term(t.object),
-            },
-        }
-    raise TypeError(f"unexpected term {t!r}")
+        return ox.Triple(
+            _served_term(t.subject, rewrite), _served_term(t.predicate, rewrite), _served_term(t.object, rewrite)
+        )
+    return t
+
+
+def stored_query(text: str, rewrite: tuple[str, str] | None) -> str:
+    """The query with IRIs under the served base written under the stored one (IRI refs only)."""
+    if rewrite is None:
+        return text
+    return text.replace("<" + rewrite[1], "<" + rewrite[0])
 
 
 def used_prefixes(triples: list[ox.Triple], prefixes: dict[str, str]) -> dict[str, str]:
@@ -129,12 +126,35 @@ def too_large(max_rows: int) -> Outcome:
     )
 
 
+def too_many_bytes(max_bytes: int) -> Outcome:
+    return Outcome(
+        status=413,
+        message=(
+            f"Result too large: this answer is bigger than {max_bytes} bytes, the limit of this "
+            "server (one value can be that large on its own). Select fewer or shorter values, or "
+            "download the whole graph from /dumps/ (see /catalog.ttl) and query it locally."
+        ),
+    )
+
+
+def term_size(t: Any) -> int:
+    """Characters a term adds to an answer (value, datatype, language): the byte cap's measure."""
+    if t is None:
+        return 0
+    if isinstance(t, ox.Literal):
+        return len(t.value) + len(t.datatype.value) + len(t.language or "") + 8
+    if isinstance(t, ox.Triple):
+        return term_size(t.subject) + term_size(t.predicate) + term_size(t.object)
+    return len(t.value) + 8
+
+
 def _open_kwargs(job: Job, info: guard.QueryInfo) -> dict[str, Any]:
     """Dataset of the query: protocol dataset, else the query's FROM, else the union."""
     kw: dict[str, Any] = {}
     if job.default_graphs is not None or job.named_graphs is not None:
-        kw["default_graph"] = [ox.NamedNode(g) for g in job.default_graphs or []]
-        kw["named_graphs"] = [ox.NamedNode(g) for g in job.named_graphs or []]
+        back = (job.rewrite[1], job.rewrite[0]) if job.rewrite else None
+        kw["default_graph"] = [ox.NamedNode(_served(g, back)) for g in job.default_graphs or []]
+        kw["named_graphs"] = [ox.NamedNode(_served(g, back)) for g in job.named_graphs or []]
     elif not info.has_dataset_clause:
         kw["use_default_graph_as_union"] = True
     if job.bindings:
@@ -152,16 +172,23 @@ def run_job(store: ox.Store, job: Job, sandboxed: bool = True) -> Outcome:
     """
     try:
         if job.check:
+            deep = nesting.too_deep(job.query)
+            if deep:
+                return Outcome(status=400, message=deep)
             guard.check(job.query, strict=not sandboxed)
         info = guard.classify(job.query)
-        result = store.query(job.query, **_open_kwargs(job, info))
+        result = store.query(stored_query(job.query, job.rewrite), **_open_kwargs(job, info))
     except guard.Refused as exc:
         return Outcome(status=exc.status, message=exc.message)
     except SyntaxError as exc:
         return Outcome(status=400, message=f"SPARQL syntax error: {exc}")
     except ValueError as exc:
         return Outcome(status=400, message=f"Invalid request: {exc}")
-    except (OSError, RuntimeError) as exc:
+    except RuntimeError as exc:
+        # Oxigraph reports what it cannot evaluate (an unknown custom function, an unsupported
+        # feature) as RuntimeError before evaluation starts: the query's fault, so 400.
+        return Outcome(status=400, message=f"Query not supported: {exc}")
+    except OSError as exc:
         return Outcome(status=500, message=f"Query failed: {exc}")
     except Exception as exc:  # noqa: BLE001 - a worker must survive any bad query
         return Outcome(status=500, message=f"Query failed: {type(exc).__name__}: {exc}")
@@ -175,6 +202,73 @@ def run_job(store: ox.Store, job: Job, sandboxed: bool = True) -> Outcome:
         return Outcome(status=500, message=f"Query failed: {type(exc).__name__}: {exc}")
 
 
+class _RowCap(Exception):
+    """More rows than the cap: serialisation stopped."""
+
+
+class _ByteCap(Exception):
+    """More bytes than the cap: serialisation stopped."""
+
+
+class _CappedBuffer:
+    """A file-like sink for Oxigraph's serialiser that stops it at a row or byte cap."""
+
+    def __init__(self, max_rows: int, max_bytes: int) -> None:
+        self.max_lines = max_rows + 1  # the header line
+        self.max_bytes = max_bytes
+        self.lines = 0
+        self.size = 0
+        self.chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        chunk = bytes(data)
+        self.lines += chunk.count(b"\n")
+        self.size += len(chunk)
+        if self.lines > self.max_lines:
+            raise _RowCap
+        if self.size > self.max_bytes:
+            raise _ByteCap
+        self.chunks.append(chunk)
+        return len(chunk)
+
+    def flush(self) -> None:
+        pass
+
+
+def capped_tsv(result: Any, max_rows: int, max_bytes: int) -> bytes:
+    """SELECT results as SPARQL TSV, written by Oxigraph itself and stopped at the caps.
+
+    Raises ``_RowCap`` or ``_ByteCap`` (the serialiser's write fails, so it stops at once)."""
+    sink = _CappedBuffer(max_rows, max_bytes)
+    try:
+        result.serialize(sink, ox.QueryResultsFormat.TSV)
+    except (_RowCap, _ByteCap):
+        raise
+    except Exception as exc:  # the caps raised inside the serialiser may come back wrapped
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, _RowCap | _ByteCap):
+            raise cause from None
+        if sink.lines > sink.max_lines:
+            raise _RowCap from exc
+        if sink.size > sink.max_bytes:
+            raise _ByteCap from exc
+        raise
+    return b"".join(sink.chunks)
+
+
+def tsv_answer(tsv: bytes, result_format: str, rewrite: tuple[str, str] | None) -> tuple[bytes, int]:
+    """(body in the requested format, rows) from TSV results; IRIs under the stored base shown
+    under the served one — exactly: in TSV an IRI term is ``<…>`` at the start of a field."""
+    rows = tsv.count(b"\n") - 1
+    if rewrite is not None:
+        old, new = ("<" + rewrite[0]).encode(), ("<" + rewrite[1]).encode()
+        tsv = tsv.replace(b"\t" + old, b"\t" + new).replace(b"\n" + old, b"\n" + new)
+    if result_format == "tsv":
+        return tsv, rows
+    parsed = ox.parse_query_results(tsv, ox.QueryResultsFormat.TSV)
+    return parsed.serialize(format=RESULT_FORMATS[result_format]), rows
+
+
 def _materialise(result: Any, job: Job) -> Outcome:
     if isinstance(result, ox.QueryBoolean):
         value = bool(result)
@@ -184,34 +278,43 @@ def _materialise(result: Any, job: Job) -> Outcome:
             return Outcome(status=406, kind="ask", message="")
         body = result.serialize(format=RESULT_FORMATS[job.result_format])
         return Outcome(status=200, kind="ask", format=job.result_format, body=body, rows=1)
+    if isinstance(result, ox.QuerySolutions) and not job.native:
+        if job.result_format is None:
+            return Outcome(status=406, kind="select")
+        try:
+            tsv = capped_tsv(result, job.max_rows, job.max_bytes)
+        except _RowCap:
+            return too_large(job.max_rows)
+        except _ByteCap:
+            return too_many_bytes(job.max_bytes)
+        body, rows = tsv_answer(tsv, job.result_format, job.rewrite)
+        if len(body) > job.max_bytes:
+            return too_many_bytes(job.max_bytes)
+        return Outcome(status=200, kind="select", format=job.result_format, body=body, rows=rows)
     if isinstance(result, ox.QuerySolutions):
         variables = [v.value for v in result.variables]
         rows: list[Any] = []
+        size = 0
         for solution in result:
             if len(rows) >= job.max_rows:
                 return too_large(job.max_rows)
+            size += sum(term_size(solution[v]) for v in variables) + 4
+            if size > job.max_bytes:
+                return too_many_bytes(job.max_bytes)
             rows.append(solution)
-        if job.native:
-            data = {
-                "vars": variables,
-                "rows": [{v: to_term(s[v]) for v in variables if s[v] is not None} for s in rows],
-            }
-            return Outcome(status=200, kind="select", data=data, rows=len(rows))
-        if job.result_format is None:
-            return Outcome(status=406, kind="select")
-        doc = {
-            "head": {"vars": variables},
-            "results": {"bindings": [{v: _json_term(s[v]) for v in variables if s[v] is not None} for s in rows]},
+        data = {  # native (the server's own pages): Python terms
+            "vars": variables,
+            "rows": [{v: to_term(s[v]) for v in variables if s[v] is not None} for s in rows],
         }
-        body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-        if job.result_format != "json":
-            parsed = ox.parse_query_results(body, ox.QueryResultsFormat.JSON)
-            body = parsed.serialize(format=RESULT_FORMATS[job.result_format])
-        return Outcome(status=200, kind="select", format=job.result_format, body=body, rows=len(rows))
+        return Outcome(status=200, kind="select", data=data, rows=len(rows))
     triples: list[ox.Triple] = []
+    size = 0
     for triple in result:
         if len(triples) >= job.max_rows:
             return too_large(job.max_rows)
+        size += term_size(triple) + 4
+        if size > job.max_bytes:
+            return too_many_bytes(job.max_bytes)
         triples.append(triple)
     if job.native:
         data = [(to_term(t.subject), to_term(t.predicate), to_term(t.object)) for t in triples]
@@ -219,8 +322,12 @@ def _materialise(result: Any, job: Job) -> Outcome:
     if job.graph_format is None:
         return Outcome(status=406, kind="graph")
     fmt = GRAPH_FORMATS[job.graph_format]
+    if job.rewrite is not None:
+        triples = [_served_term(t, job.rewrite) for t in triples]
     kwargs: dict[str, Any] = {}
     if job.prefixes and fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML, ox.RdfFormat.JSON_LD):
         kwargs["prefixes"] = used_prefixes(triples, job.prefixes)
     body = ox.serialize(triples, format=fmt, **kwargs) or b""
+    if len(body) > job.max_bytes:
+        return too_many_bytes(job.max_bytes)
     return Outcome(status=200, kind="graph", format=job.graph_format, body=body, rows=len(triples))

@@ -55,9 +55,9 @@ def safe_join(root: Path, relative: str) -> Path | None:
     try:
         candidate = (root / relative).resolve()
         root_resolved = root.resolve()
-    except (OSError, RuntimeError):
-        return None
-    if not candidate.is_relative_to(root_resolved) or not candidate.is_file():
+        if not candidate.is_relative_to(root_resolved) or not candidate.is_file():
+            return None
+    except (OSError, RuntimeError, ValueError):  # ValueError: a NUL byte in the name
         return None
     return candidate
 
@@ -105,6 +105,12 @@ def not_modified(request: Request, etag: str, mtime: float | None = None) -> boo
 
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
+_MAX_DIGITS = 18  # a longer number is beyond any file; int() of thousands of digits even raises
+
+
+def _position(digits: str) -> int:
+    """A byte position of a Range header; absurdly long numbers count as "past any end"."""
+    return int(digits) if len(digits.lstrip("0")) <= _MAX_DIGITS else 10**_MAX_DIGITS
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
@@ -116,14 +122,14 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
         return None
     first, last = m.group(1), m.group(2)
     if first:
-        start = int(first)
-        end = int(last) if last else size - 1
+        start = _position(first)
+        end = _position(last) if last else size - 1
         if last and end < start:
             return None
         if start >= size:
             return False
         return start, min(end, size - 1)
-    length = int(last)
+    length = _position(last)
     if length == 0:
         return False
     return max(0, size - length), size - 1

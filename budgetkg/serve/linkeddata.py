@@ -11,6 +11,7 @@ import asyncio
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 from starlette.requests import Request
@@ -58,7 +59,7 @@ def _raw_path(request: Request) -> str:
 
 def _not_found(site: Site, request: Request, iri: str) -> Response:
     accept = request.headers.get("accept", "")
-    if negotiate(accept, PAGE_FORMATS) is HTML and "text/html" in accept:
+    if negotiate(accept, PAGE_FORMATS) is HTML and ("text/html" in accept or not accept):
         return pages.error_page(site, 404, "Not found", f"Nothing is known about <{iri}> in this build.")
     return error_response(404, f"Not found: nothing is known about <{iri}> in this build.")
 
@@ -86,7 +87,8 @@ async def resource(request: Request) -> Response:
         if iri is None:
             return _not_found(site, request, site.build.iri_candidates(raw_path)[0])
         param = request.query_params.get("format")
-        if param and param.lower() == "csv":
+        accept = request.headers.get("accept", "")
+        if (param and param.lower() == "csv") or (not param and "text/csv" in accept and "text/html" not in accept):
             want_children = True
         if want_children:
             return await children_csv(request, site, iri)
@@ -110,6 +112,32 @@ async def resource(request: Request) -> Response:
         return error_response(exc.status, exc.message, headers)
 
 
+async def describe_route(request: Request) -> Response:
+    """``/describe?iri=…``: what this build says about any IRI (vocabulary terms, IRIs outside
+    the base), so that pages link only to this server and still reach every term they show."""
+    site: Site = request.app.state.site
+    iri = request.query_params.get("iri", "")
+    if not iri or any(c in iri for c in '<>"{}|^`\\') or any(ord(c) <= 0x20 for c in iri):
+        return error_response(400, "Give an IRI: /describe?iri=http://…")
+    param = request.query_params.get("format")
+    fmt = by_name(param, PAGE_FORMATS) if param else negotiate(request.headers.get("accept"), PAGE_FORMATS)
+    if fmt is None:
+        return error_response(406 if not param else 400, "No acceptable format.")
+    try:
+        if fmt is HTML:
+            described = await pages.gather(site, iri)
+            if not described.out and not described.incoming:
+                if not await site.select("is-predicate", this=iri):
+                    return pages.not_found_page(site, iri)
+                return pages.property_page(site, iri)
+            text = await pages.resource_page(site, described)
+            return _with_etag(request, text.encode(), HTML.content_type, iri, site)
+        return await rdf_description(request, site, iri, fmt)
+    except PoolError as exc:
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return error_response(exc.status, exc.message, headers)
+
+
 def _with_etag(request: Request, body: bytes, content_type: str, iri: str, site: Site) -> Response:
     etag = "W/" + files.etag_for_bytes(body)
     local = _quote(site.build.local_path(iri) or "", safe="/:@!$&'()*+,;=-._~%")
@@ -118,11 +146,14 @@ def _with_etag(request: Request, body: bytes, content_type: str, iri: str, site:
         "Vary": "Accept",
         "Cache-Control": "public, max-age=60",
         "Access-Control-Allow-Origin": "*",
-        "Link": ", ".join(f'<{local}{s}>; rel="alternate"; type="{f.media_type}"' for s, f in SUFFIXES.items()),
     }
+    if local:
+        headers["Link"] = ", ".join(
+            f'<{local}{s}>; rel="alternate"; type="{f.media_type}"' for s, f in SUFFIXES.items()
+        )
     if files.not_modified(request, etag):
         return Response(status_code=304, headers=headers)
-    return Response(b"" if request.method == "HEAD" else body, headers=headers, media_type=content_type)
+    return Response(body, headers=headers, media_type=content_type)  # the server drops it for HEAD
 
 
 async def rdf_description(request: Request, site: Site, iri: str, fmt: Format) -> Response:
@@ -133,6 +164,7 @@ async def rdf_description(request: Request, site: Site, iri: str, fmt: Format) -
         bindings={"this": iri},
         prefixes=PREFIXES,
         check=False,
+        rewrite=site.rewrite(request),
     )
     outcome = await site.run(job)
     if outcome.status != 200:
@@ -143,17 +175,26 @@ async def rdf_description(request: Request, site: Site, iri: str, fmt: Format) -
 async def children_csv(request: Request, site: Site, iri: str) -> Response:
     """The node's children as CSV: child rows of an observation, rows of a table, sub-codes…"""
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
+    w = _RebasingWriter(csv.writer(out, lineterminator="\r\n"), site.rewrite(request))
     related = await site.select("obs-related", this=iri)
     kids = [r for r in related if pages.v(r, "rel") == "child"]
     if kids:
-        w.writerow(["observation", "notation", "label", "amount"])
+        w.writerow(["observation", "notation", "label", "amount", "unit"])
         for r in kids:
-            w.writerow([pages.v(r, k) or "" for k in ("obs", "notation", "label", "amount")])
+            w.writerow([pages.v(r, k) or "" for k in ("obs", "notation", "label", "amount", "unit")])
+    elif budget_rows := await site.select("budget-rows", this=iri):
+        keys = ("obs", "table", "rowIndex", "notation", "rowLabel", "col", "amount", "unit", "page", "isTotal")
+        w.writerow(
+            ["observation", "table", "row_index", "notation", "label", "column", "amount", "unit", "page", "is_total"]
+        )
+        first = {pages.v(r, "obs"): r for r in reversed(budget_rows)}  # one row per observation
+        for r in budget_rows:
+            if first.get(pages.v(r, "obs")) is r:
+                w.writerow([pages.v(r, k) or "" for k in keys])
     else:
         rows = await site.select("table-rows", this=iri)
         if rows:
-            w.writerow(["observation", "row_index", "notation", "label", "column", "amount", "is_total"])
+            w.writerow(["observation", "row_index", "notation", "label", "column", "amount", "unit", "is_total"])
             for r in rows:
                 w.writerow(
                     [
@@ -163,6 +204,7 @@ async def children_csv(request: Request, site: Site, iri: str) -> Response:
                         pages.v(r, "label") or pages.v(r, "rowLabel") or "",
                         pages.v(r, "col") or "",
                         pages.v(r, "amount") or "",
+                        pages.v(r, "unit") or "",
                         pages.v(r, "isTotal") or "",
                     ]
                 )
@@ -180,6 +222,20 @@ async def children_csv(request: Request, site: Site, iri: str) -> Response:
             "Access-Control-Allow-Origin": "*",
         },
     )
+
+
+class _RebasingWriter:
+    """A CSV writer that shows IRIs under the stored base under the served one."""
+
+    def __init__(self, writer: Any, rewrite: tuple[str, str] | None) -> None:
+        self.writer = writer
+        self.rewrite = rewrite
+
+    def writerow(self, row: list[str]) -> None:
+        if self.rewrite is not None:
+            old, new = self.rewrite
+            row = [new + c[len(old) :] if c.startswith(old) else c for c in row]
+        self.writer.writerow(row)
 
 
 def _quote(text: str, safe: str = "") -> str:
@@ -226,13 +282,26 @@ async def catalog_ttl(request: Request) -> Response:
     path = site.build.root / "catalog.ttl"
     if not path.is_file():
         return error_response(404, "This build has no catalog.ttl.")
+    rewrite = site.rewrite(request)
+    if rewrite is not None:
+        data = await asyncio.to_thread(path.read_bytes)
+        return files.bytes_response(request, _rebase(data, rewrite), "text/turtle; charset=utf-8")
     return await files.file_response(request, path, "text/turtle; charset=utf-8")
+
+
+def _rebase(data: bytes, rewrite: tuple[str, str]) -> bytes:
+    """A catalog's IRIs under the stored base, shown under the served one (Site.rewrites_base)."""
+    return data.replace(rewrite[0].encode(), rewrite[1].encode())
 
 
 async def catalog_jsonld(request: Request) -> Response:
     site: Site = request.app.state.site
     own = site.build.root / "catalog.jsonld"
+    rewrite = site.rewrite(request)
     if own.is_file():
+        if rewrite is not None:
+            data = await asyncio.to_thread(own.read_bytes)
+            return files.bytes_response(request, _rebase(data, rewrite), "application/ld+json; charset=utf-8")
         return await files.file_response(request, own, "application/ld+json; charset=utf-8")
     ttl = site.build.root / "catalog.ttl"
     if not ttl.is_file():
@@ -243,7 +312,29 @@ async def catalog_jsonld(request: Request) -> Response:
     if data is None:
         data = await asyncio.to_thread(_ttl_to_jsonld, ttl)
         site.cache[key] = data
+    if rewrite is not None:
+        data = _rebase(data, rewrite)
     return files.bytes_response(request, data, "application/ld+json; charset=utf-8")
+
+
+async def _build_void(site: Site, request: Request) -> list[ox.Triple] | None:
+    """The build's own VoID (its catalog.ttl describes the dataset with void:Dataset), so that
+    the dataset has one description; None when the catalog has none (then one is generated)."""
+    path = site.build.root / "catalog.ttl"
+    if not path.is_file():
+        return None
+    data = await asyncio.to_thread(path.read_bytes)
+    if b"rdfs.org/ns/void#" not in data:
+        return None
+    rewrite = site.rewrite(request)
+    if rewrite is not None:
+        data = _rebase(data, rewrite)
+    quads = await asyncio.to_thread(ox.parse, data, format=ox.RdfFormat.TURTLE)
+    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
+    void_dataset = ox.NamedNode(describe.VOID + "Dataset")
+    if not any(t.predicate == describe.RDF_TYPE and t.object == void_dataset for t in triples):
+        return None
+    return triples
 
 
 def _ttl_to_jsonld(path: Path) -> bytes:
@@ -278,13 +369,21 @@ async def source_pdf(request: Request) -> Response:
 async def void(request: Request) -> Response:
     site: Site = request.app.state.site
     param = request.query_params.get("format")
-    fmt = by_name(param, GRAPH_FORMATS) if param else negotiate(request.headers.get("accept"), GRAPH_FORMATS)
+    accept = request.headers.get("accept")
+    fmt = by_name(param, GRAPH_FORMATS) if param else negotiate(accept, GRAPH_FORMATS)
+    if fmt is None and not param and negotiate(accept, PAGE_FORMATS) is HTML:
+        fmt = TURTLE  # a browser: show the Turtle (as text) rather than a 406
     if fmt is None:
         return error_response(406, "VoID is available as Turtle, N-Triples, JSON-LD, RDF/XML.")
     try:
-        triples = await describe.void_description(site, origin_of(request))
+        triples = await _build_void(site, request)
+        if triples is None:
+            triples = await describe.void_description(site, origin_of(request))
     except PoolError as exc:
         return error_response(exc.status, exc.message)
     body = describe.serialize(triples, fmt)
     headers = {"Vary": "Accept", "Access-Control-Allow-Origin": "*"}
-    return Response(body, media_type=fmt.content_type, headers=headers)
+    media = fmt.content_type
+    if fmt is TURTLE and not param and negotiate(accept, GRAPH_FORMATS) is None:
+        media = "text/plain; charset=utf-8"
+    return Response(body, media_type=media, headers=headers)

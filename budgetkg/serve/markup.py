@@ -31,6 +31,22 @@ def script_json(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+LINK_SCHEMES = ("http://", "https://")
+
+
+def safe_href(target: str) -> str | None:
+    """A link target a browser may follow: a server-relative path or an http(s) URL.
+
+    IRIs in the data or in query results can be anything (``javascript:…``, ``data:…``); those
+    are shown as text, never made live links.
+    """
+    if target.startswith("/") and not target.startswith("//"):
+        return target
+    if target.lower().startswith(LINK_SCHEMES):
+        return target
+    return None
+
+
 def compact(iri: str) -> str:
     """``prefix:local`` for known namespaces, else the IRI itself."""
     for prefix, ns in PREFIXES.items():
@@ -57,39 +73,23 @@ def to_decimal(value: object) -> Decimal | None:
         return None
 
 
-CSS_LINK = '<link rel="stylesheet" href="/static/app.css">'
+def layout(
+    title: str,
+    body: str,
+    *,
+    head: str = "",
+    site_title: str = "budgetkg",
+    crumbs: list[tuple[str, str | None]] | None = None,
+    query: str = "",
+) -> str:
+    """Whole page around HTML built here: ``templates/base.html`` (header, search, breadcrumbs,
+    footer). ``body`` and ``head`` must be HTML made with :func:`esc`/:func:`attr`."""
+    from budgetkg.serve.templating import render
 
-
-def layout(title: str, body: str, *, head: str = "", site_title: str = "budgetkg") -> str:
-    """Whole page: header with navigation, main content, footer."""
-    return f"""<!DOCTYPE html>
-<html lang="zh-Hans">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{esc(title)} · {esc(site_title)}</title>
-{CSS_LINK}
-{head}
-</head>
-<body>
-<header class="top">
-  <a class="brand" href="/">{esc(site_title)}</a>
-  <nav>
-    <a href="/">预算 Budgets</a>
-    <a href="/query">SPARQL 查询 Query</a>
-    <a href="/validation">校验 Validation</a>
-    <a href="/dumps/">下载 Downloads</a>
-    <a href="/catalog.ttl">DCAT</a>
-  </nav>
-</header>
-<main>
-{body}
-</main>
-<footer>Data: budgetkg build · <a href="/sparql">SPARQL endpoint</a> ·
-<a href="/.well-known/void">VoID</a> · <a href="/catalog.jsonld">catalog (JSON-LD)</a></footer>
-</body>
-</html>
-"""
+    safe_crumbs = [(label, safe_href(target) if target else None) for label, target in crumbs or []]
+    return render(
+        "base.html", title=title, body=body, head=head, site_title=site_title, crumbs=safe_crumbs, query=query
+    )
 
 
 def table(headers: list[str], rows: list[list[str]], *, cls: str = "data") -> str:

@@ -12,12 +12,23 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from budgetkg.serve import charts
-from budgetkg.serve.markup import attr, compact, esc, fmt_amount, layout, table, to_decimal
+from budgetkg.serve import charts, templating
+from budgetkg.serve.markup import (
+    attr,
+    compact,
+    esc,
+    fmt_amount,
+    layout,
+    safe_href,
+    table,
+    to_decimal,
+)
 from budgetkg.serve.site import PREFIXES, Site
 from budgetkg.serve.workers import PoolError
 
@@ -55,13 +66,21 @@ def pick_label(labels: list[Term], lang: str = "zh") -> str | None:
 
 
 def href(site: Site, iri: str) -> str:
-    """Link target: server-relative for IRIs under the base, the IRI itself otherwise."""
-    return site.build.local_path(iri) or iri
+    """Link target, always on this server: the path of an IRI under the base, else the
+    ``/describe?iri=`` page (what this build says about a vocabulary term or any other IRI).
+    Pages never link to another origin, so they work offline and on any host and port."""
+    local = site.build.local_path(iri)
+    if local is not None and "#" not in local and "?" not in local:
+        return quote(local, safe="/:@!$&'()*+,;=-._~%")
+    return "/describe?iri=" + quote(iri, safe="")
 
 
 def link(site: Site, iri: str, label: str | None = None) -> str:
     text = label or compact(iri)
-    return f'<a href="{attr(href(site, iri))}" title="{attr(iri)}">{esc(text)}</a>'
+    target = safe_href(href(site, iri))
+    if target is None:
+        return f'<span class="iri" title="{attr(iri)}">{esc(text)}</span>'
+    return f'<a href="{attr(target)}" title="{attr(iri)}">{esc(text)}</a>'
 
 
 def render_term(site: Site, t: Term, label: str | None = None) -> str:
@@ -80,16 +99,40 @@ def render_term(site: Site, t: Term, label: str | None = None) -> str:
     return text
 
 
+def not_found_page(site: Site, path: str) -> Response:
+    return error_page(site, 404, "Not found 未找到", f"Nothing is at {path} in this build.")
+
+
+def property_page(site: Site, iri: str) -> Response:
+    """A property used in the data but not described in it (e.g. ``org:hasSubOrganization``)."""
+    q = _urlquote(f"SELECT ?s ?o WHERE {{ ?s <{iri}> ?o }} LIMIT 100")
+    body = (
+        f'<h1>{esc(compact(iri))}</h1><p class="iri">{esc(iri)}</p>'
+        "<p>This build uses this IRI as a property but does not describe it; its definition is "
+        "published by the vocabulary that owns the IRI above.</p>"
+        f'<p><a href="/query?query={attr(q)}">Statements that use it (SPARQL)</a></p>'
+    )
+    return html_response_plain(layout(compact(iri), body, site_title=site.config.title, crumbs=[(compact(iri), None)]))
+
+
+def html_response_plain(text: str, status: int = 200) -> Response:
+    return HTMLResponse(text, status_code=status, headers={"Vary": "Accept", "Cache-Control": "no-cache"})
+
+
 def html_response(request: Request, text: str, status: int = 200) -> Response:
     return HTMLResponse(text, status_code=status, headers={"Vary": "Accept", "Cache-Control": "no-cache"})
 
 
 def error_page(site: Site, status: int, title: str, message: str) -> Response:
-    body = f"<h1>{esc(title)}</h1><p class=error>{esc(message)}</p>"
-    return HTMLResponse(
-        layout(title, body, site_title=site.config.title),
-        status_code=status,
-        headers={"Vary": "Accept", "Cache-Control": "no-store"},
+    """An error page (``templates/error.html``); a 404 offers the search box and the indexes."""
+    return templating.page(
+        "error.html",
+        status,
+        cache="no-store",
+        title=title,
+        message=message,
+        status=status,
+        site_title=site.config.title,
     )
 
 
@@ -164,42 +207,63 @@ def unit_of(d: Described) -> str:
     return d.budget_unit or "万元"
 
 
-def tolerance(n_children: int) -> Decimal:
-    """Largest parent − Σ children gap explained by rounding each figure to 0.01."""
-    return Decimal("0.005") * (n_children + 1)
+async def figure_tolerance(site: Site) -> Decimal:
+    """Rounding tolerance per printed figure that the build validated with.
+
+    Read from the validation report in the graph (``bk:roundingTolerance``), so after
+    ``budgetkg build --tolerance 0.05`` the pages call rounding what the SHACL report calls
+    rounding; builds without it fall back to the validator's own default.
+    """
+    key = "pages:tolerance"
+    if key not in site.cache:
+        rows = await site.cached_select("tolerance")
+        value = to_decimal(v(rows[0], "tolerance")) if rows else None
+        if value is None:
+            from budgetkg.validation import DEFAULT_TOLERANCE
+
+            value = DEFAULT_TOLERANCE
+        site.cache[key] = value
+    return site.cache[key]
 
 
-def diff_cell(parent: Decimal | None, total: Decimal | None, n: int) -> tuple[str, bool]:
+def tolerance(n_children: int, per_figure: Decimal) -> Decimal:
+    """Largest parent − Σ children gap explained by rounding: one tolerance per printed figure."""
+    return per_figure * (n_children + 1)
+
+
+def diff_cell(parent: Decimal | None, total: Decimal | None, n: int, per_figure: Decimal) -> tuple[str, bool]:
     """HTML cell for parent − Σ children, and whether it is beyond rounding."""
     if parent is None or total is None or n == 0:
         return '<td class="num diff">—</td>', False
     diff = parent - total
-    bad = abs(diff) > tolerance(n)
+    bad = abs(diff) > tolerance(n, per_figure)
     cls = "bad" if bad else "ok"
     mark = "✗" if bad else ("≈" if diff else "✓")
     return f'<td class="num diff {cls}">{esc(fmt_amount(diff))} {mark}</td>', bad
 
 
 async def resource_page(site: Site, d: Described) -> str:
+    """The page of one resource: what it is, its figures and checks first, then the raw triples."""
     types = d.types
     labels = d.labels()
     zh = pick_label(labels, "zh") or d.first(SKOS + "notation") or compact(d.iri)
     en = pick_label(labels, "en") if any(t[3] and t[3].startswith("en") for t in labels) else None
     local = href(site, d.iri)
-    parts: list[str] = [f"<h1>{esc(zh)}</h1>"]
-    if en:
-        parts.append(f'<p class="sub" lang="en">{esc(en)}</p>')
-    parts.append(f'<p class="iri">{esc(d.iri)}</p>')
-    if types:
-        parts.append('<p class="types">' + "".join(link(site, t, compact(t)) for t in types) + "</p>")
-    sparql_link = "/query?query=" + _urlquote(f"DESCRIBE <{d.iri}>")
-    parts.append(
-        '<p class="downloads">'
-        f'<a href="{attr(local)}.ttl">Turtle</a><a href="{attr(local)}.jsonld">JSON-LD</a>'
-        f'<a href="{attr(local)}.nt">N-Triples</a><a href="{attr(local)}?format=rdfxml">RDF/XML</a>'
-        f'<a href="{attr(local)}/children.csv">下级 children (CSV)</a>'
-        f'<a href="{attr(sparql_link)}">SPARQL</a></p>'
-    )
+    if local.startswith("/describe?"):
+        downloads = [
+            {"href": f"{local}&format={f}", "label": n}
+            for f, n in (("turtle", "Turtle"), ("jsonld", "JSON-LD"), ("ntriples", "N-Triples"), ("rdfxml", "RDF/XML"))
+        ]
+    else:
+        downloads = [
+            {"href": local + ".ttl", "label": "Turtle"},
+            {"href": local + ".jsonld", "label": "JSON-LD"},
+            {"href": local + ".nt", "label": "N-Triples"},
+            {"href": local + "?format=rdfxml", "label": "RDF/XML"},
+            {"href": local + "/children.csv", "label": "下级 children (CSV)"},
+        ]
+    downloads.append({"href": "/query?query=" + _urlquote(f"DESCRIBE <{d.iri}>"), "label": "SPARQL"})
+    parts: list[str] = []
     if QB + "Observation" in types:
         parts.append(observation_block(site, d))
         parts.append(await observation_tree(site, d))
@@ -208,14 +272,245 @@ async def resource_page(site: Site, d: Described) -> str:
     if "/table/" in d.iri or any(t.endswith("Table") for t in types):
         parts.append(await table_block(site, d))
     if BK + "Project" in types:
-        target = d.first(BK + "performanceTarget")
-        if target:
-            parts.append(f"<h2>绩效目标 Performance target</h2><p>{esc(target)}</p>")
+        parts.append(await project_block(site, d))
+    if BK + "Department" in types or BK + "SubordinateUnit" in types or BK + "Division" in types:
+        parts.append(await organisation_block(site, d))
+    if BK + "Budget" in types:
+        parts.append(await budget_block(site, d))
     parts.append(provenance_block(site, d))
     parts.append(validation_block(site, d.validation))
     parts.append(properties_block(site, d))
     parts.append(incoming_block(site, d))
-    return layout(zh, "\n".join(p for p in parts if p), site_title=site.config.title)
+    crumbs = await breadcrumbs_for(site, d, zh)
+    blocks = [Markup(p) for p in parts if p]
+    return templating.render(
+        "resource.html",
+        title=zh,
+        title_en=en,
+        iri=d.iri,
+        types=[{"href": href(site, t), "iri": t, "label": compact(t)} for t in types],
+        downloads=downloads,
+        blocks=blocks,
+        site_title=site.config.title,
+        crumbs=[(label, safe_href(target) if target else None) for label, target in crumbs],
+        charts=any("data-chart=" in b for b in blocks) and templating.ECHARTS.is_file(),
+    )
+
+
+async def breadcrumbs_for(site: Site, d: Described, here: str) -> list[tuple[str, str | None]]:
+    """Where a resource sits: index page, then its budget/department/table/broader code."""
+    from budgetkg.serve import find
+
+    index = {e.iri: e for e in await find.entries(site)}
+
+    def crumb(iri: str | None) -> tuple[str, str | None] | None:
+        if not iri:
+            return None
+        e = index.get(iri)
+        return (e.label if e else _tail(iri).rsplit("/", 1)[-1], href(site, iri))
+
+    types = d.types
+    out: list[tuple[str, str | None] | None] = []
+    if QB + "Observation" in types:
+        budget = d.first(BK + "budget") or d.first(QB + "dataSet")
+        out += [("预算 Budgets", "/id/budget/"), crumb(budget), crumb(d.first(BK + "table"))]
+    elif BK + "Budget" in types:
+        out += [
+            ("单位 Organisations", "/id/org/"),
+            crumb(d.first(BK + "organisation")),
+            ("预算 Budgets", "/id/budget/"),
+        ]
+    elif "/table/" in d.iri or any(t.endswith("Table") for t in types):
+        out += [("预算 Budgets", "/id/budget/"), crumb(d.first(BK + "budget"))]
+    elif BK + "Project" in types:
+        out += [("项目 Projects", "/id/project/"), crumb(d.first(BK + "unit"))]
+    elif SKOS + "Concept" in types and d.first(SKOS + "notation") and site.build.local_path(d.iri):
+        rest = d.iri[len(site.build.base_uri) :].split("/")
+        out.append(("科目 Codes", "/def/code/"))
+        if len(rest) >= 3 and rest[:2] == ["def", "code"]:
+            out.append((rest[2], f"/def/code/{quote(rest[2])}/"))
+        out.append(crumb(d.first(SKOS + "broader")))
+    elif any(t in types for t in (BK + "Department", BK + "SubordinateUnit", BK + "Division", ORG + "Organization")):
+        out += [("单位 Organisations", "/id/org/"), crumb(d.first(ORG + "unitOf"))]
+    out.append((here, None))
+    return [c for c in out if c is not None]
+
+
+async def project_block(site: Site, d: Described) -> str:
+    """A project: amount, unit, year and budget (from the project index), and its 绩效目标."""
+    from budgetkg.serve import find
+
+    facts = [p for p in await find.projects(site) if p.iri == d.iri]
+    index = {e.iri: e for e in await find.entries(site)}
+    out = []
+    for p in facts:
+        bits = []
+        if p.unit:
+            bits.append(["单位 Unit", link(site, p.unit, p.unit_label)])
+        if p.year:
+            bits.append(["年度 Year", esc(p.year)])
+        if p.budget:
+            bits.append(["预算 Budget", link(site, p.budget, index[p.budget].label if p.budget in index else None)])
+        amount = (
+            f'<p><span class="amount">{esc(fmt_amount(p.amount))}</span> <span class="unit">{esc(p.currency)}'
+            f"{f' · {esc(p.year)}年' if p.year else ''}</span></p>"
+            if p.amount is not None
+            else ""
+        )
+        out.append(amount + table(["", ""], bits, cls="data facts"))
+    target = d.first(BK + "performanceTarget")
+    if target:
+        out.append(f"<h2>绩效目标 Performance target</h2><p>{esc(target)}</p>")
+    rows = await site.cached_select("project-amounts", this=d.iri)
+    if rows:
+        body = [
+            [
+                link(site, v(r, "obs") or "", fmt_amount(v(r, "amount") or "")),
+                esc(v(r, "unit") or ""),
+                link(site, v(r, "table") or "", v(r, "tlabel") or _tail(v(r, "table") or "")),
+                esc(v(r, "clabel") or _tail(v(r, "col") or "")),
+                esc(v(r, "page") or ""),
+            ]
+            for r in rows
+        ]
+        out.append(
+            "<h2>金额 Printed amounts</h2>"
+            + table(["金额 Amount", "单位 Unit", "表 Table", "列 Column", "页 Page"], body)
+        )
+    return "".join(out)
+
+
+async def organisation_block(site: Site, d: Described) -> str:
+    """A department or unit: its budgets by year side by side, its units, and its projects."""
+    from budgetkg.serve import find
+
+    budgets = [r for r in await site.cached_select("budgets") if v(r, "org") == d.iri]
+    out = []
+    if budgets:
+        out.append(await budgets_side_by_side(site, budgets))
+    index = await find.entries(site)
+    subs = [r for r in await site.cached_select("org-index") if v(r, "parent") == d.iri and v(r, "org") != d.iri]
+    if subs:
+        names = {e.iri: e.label for e in index}
+        seen = dict.fromkeys(v(r, "org") or "" for r in subs)
+        out.append(
+            "<h2>下属单位与处室 Units and divisions</h2><ul>"
+            + "".join(f"<li>{link(site, o, names.get(o))}</li>" for o in seen)
+            + "</ul>"
+        )
+    projects = [p for p in await find.projects(site) if p.unit == d.iri]
+    if projects:
+        rows = [
+            [
+                link(site, p.iri, p.label),
+                f'<span class="num">{esc(fmt_amount(p.amount)) if p.amount is not None else "—"}</span>',
+                esc(p.currency),
+                esc(p.year or ""),
+            ]
+            for p in projects
+        ]
+        out.append(
+            f"<h2>项目 Projects ({len(projects)})</h2>"
+            + table(["项目 Project", "金额 Amount", "单位 Unit", "年度 Year"], rows)
+        )
+    return "".join(out)
+
+
+async def budgets_side_by_side(site: Site, budgets: list[Row]) -> str:
+    """One column per budget (year, phase) of a department: totals, basic vs project, per 类."""
+    totals = await all_totals(site)
+    by_budget: dict[str, Row] = {}
+    for r in budgets:
+        by_budget.setdefault(v(r, "b") or "", r)
+    order = sorted(by_budget, key=lambda b: (v(by_budget[b], "year") or "", b))
+    columns = []
+    for b in order:
+        tables = totals.get(b, {})
+        chosen = _choose_table(tables)
+        cols = tables.get(chosen, {}) if chosen else {}
+        classes: dict[str, tuple[str, Decimal]] = {}
+        if chosen:
+            col_iri = _col_iri(cols, "total") or next(iter(cols), None)
+            if col_iri:
+                for r in await site.cached_select("budget-functional", table=chosen, col=col_iri):
+                    n = v(r, "notation") or ""
+                    if len(n) == 3:
+                        classes[n] = (v(r, "label") or "", to_decimal(v(r, "amount")) or Decimal(0))
+        columns.append(
+            {
+                "b": b,
+                "row": by_budget[b],
+                "total": (_col(cols, "total") or (max(cols.values()) if cols else None)),
+                "basic": _col(cols, "basic"),
+                "project": _col(cols, "project"),
+                "classes": classes,
+                "unit": v(by_budget[b], "unit") or "万元",
+            }
+        )
+    head = "".join(
+        f'<th class="num">{link(site, c["b"], (v(c["row"], "year") or "") + " " + _phase(v(c["row"], "phase")))}</th>'
+        for c in columns
+    )
+
+    def line(label: str, values: list[Decimal | None]) -> str:
+        cells = "".join(f'<td class="num">{esc(fmt_amount(x)) if x is not None else "—"}</td>' for x in values)
+        return f"<tr><th>{label}</th>{cells}</tr>"
+
+    rows = [
+        line("支出合计 Total", [c["total"] for c in columns]),
+        line("基本支出 Basic", [c["basic"] for c in columns]),
+        line("项目支出 Projects", [c["project"] for c in columns]),
+    ]
+    codes = sorted({n for c in columns for n in c["classes"]})
+    for n in codes:
+        label = next((c["classes"][n][0] for c in columns if n in c["classes"]), "")
+        rows.append(line(f"{esc(n)} {esc(label)}", [c["classes"].get(n, ("", None))[1] for c in columns]))
+    units = "、".join(sorted({c["unit"] for c in columns}))
+    data = {
+        "years": [f"{v(c['row'], 'year') or ''} {_phase(v(c['row'], 'phase'))}".strip() for c in columns],
+        "series": [
+            {"name": name, "values": [float(c[key]) if c[key] is not None else None for c in columns]}
+            for key, name in (
+                ("total", "支出合计 Total"),
+                ("basic", "基本支出 Basic"),
+                ("project", "项目支出 Projects"),
+            )
+        ],
+    }
+    return (
+        f'<h2>预算 Budgets by year <span class="unit">({esc(units)})</span></h2>'
+        f'<table class="data years"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        + charts.interactive("years", units, "", data, cls="chart years")  # the table is the fallback
+    )
+
+
+def _phase(phase: str | None) -> str:
+    name = (phase or "").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+    return {"Approved": "预算", "Executed": "决算", "BudgetPhase-budget": "预算"}.get(name, name)
+
+
+async def budget_block(site: Site, d: Described) -> str:
+    """A budget: the same summary as on the home page (cards, 类 treemap, largest projects)."""
+    rows = [r for r in await site.cached_select("budgets") if v(r, "b") == d.iri]
+    if not rows:
+        return ""
+    return await budget_section(site, rows, await all_totals(site))
+
+
+async def all_totals(site: Site) -> dict[str, dict[str, dict[str, Decimal]]]:
+    """budget → table → column → printed total (the largest total row of that column)."""
+    key = "pages:totals"
+    if key not in site.cache:
+        totals: dict[str, dict[str, dict[str, Decimal]]] = defaultdict(lambda: defaultdict(dict))
+        for r in await site.cached_select("budget-totals"):
+            amount = to_decimal(v(r, "amount"))
+            if amount is None:
+                continue
+            cols = totals[v(r, "b") or ""][v(r, "table") or ""]
+            col = v(r, "col") or ""
+            cols[col] = max(cols.get(col, amount), amount)
+        site.cache[key] = totals
+    return site.cache[key]
 
 
 def _urlquote(text: str) -> str:
@@ -281,15 +576,16 @@ async def observation_tree(site: Site, d: Described) -> str:
             ]
             for r in children
         ]
-        cell, bad = diff_cell(me, total, len(children))
+        per = await figure_tolerance(site)
+        cell, bad = diff_cell(me, total, len(children), per)
         out.append(table(["编码 Code", "名称 Name", f"金额 ({esc(unit)})"], body))
         out.append(
             f'<table class="data check"><tr{" class=mismatch" if bad else ""}>'
             f'<th>本行 this row</th><td class="num">{esc(fmt_amount(me or 0))}</td>'
             f'<th>Σ 下级 children</th><td class="num">{esc(fmt_amount(total))}</td>'
             f"<th>差额 difference</th>{cell}</tr></table>"
-            f'<p class="hint">Rounding tolerance ±{tolerance(len(children))} {esc(unit)} '
-            f"({len(children)} children, figures printed to 0.01).</p>"
+            f'<p class="hint">Rounding tolerance ±{tolerance(len(children), per)} {esc(unit)} '
+            f"({len(children)} children + this row, ±{per} each, as the build validated).</p>"
         )
     out.append("</div>")
     return "".join(out)
@@ -340,32 +636,38 @@ async def concept_block(site: Site, d: Described) -> str:
                     "tlabel": v(r, "tlabel"),
                     "clabel": v(r, "clabel"),
                     "year": v(r, "year") or "",
+                    "org": v(r, "org"),
+                    "orglabel": v(r, "orglabel"),
+                    "unit": v(r, "unit") or "万元",
                 },
             )
             if v(r, "cobs"):
                 g["children"][v(r, "cobs")] = to_decimal(v(r, "camount")) or Decimal(0)
         body = []
-        for (tbl, col), g in sorted(groups.items(), key=lambda kv: (kv[1]["year"], kv[0])):
+        per = await figure_tolerance(site)
+        for (tbl, col), g in sorted(groups.items(), key=lambda kv: (kv[1]["orglabel"] or "", kv[1]["year"], kv[0])):
             total = sum(g["children"].values(), Decimal(0))
             n = len(g["children"])
-            cell, bad = diff_cell(g["amount"], total if n else None, n)
+            cell, bad = diff_cell(g["amount"], total if n else None, n, per)
             body.append(
                 (
                     bad,
+                    f"<td>{link(site, g['org'], g['orglabel']) if g['org'] else '—'}</td>"
                     f"<td>{esc(g['year'])}</td>"
                     f"<td>{link(site, tbl, g['tlabel'] or _tail(tbl))}</td>"
                     f"<td>{link(site, col, g['clabel'] or _tail(col))}</td>"
                     '<td class="num">'
                     f"{link(site, g['obs'] or '', fmt_amount(g['amount'] or 0))}</td>"
-                    f'<td class="num">{esc(fmt_amount(total)) if n else "—"}</td>{cell}',
+                    f'<td class="num">{esc(fmt_amount(total)) if n else "—"}</td>{cell}'
+                    f'<td class="unit">{esc(g["unit"])}</td>',
                 )
             )
         rows = "".join(f"<tr{' class=mismatch' if bad else ''}>{cells}</tr>" for bad, cells in body)
         out.append(
             "<h2>金额 Amounts: parent vs Σ children</h2>"
-            '<table class="data"><thead><tr><th>年度 Year</th><th>表 Table</th><th>列 Column</th>'
-            '<th class="num">金额</th><th class="num">Σ 下级</th><th class="num">差额</th>'
-            f"</tr></thead><tbody>{rows}</tbody></table>"
+            '<table class="data"><thead><tr><th>部门 Department</th><th>年度 Year</th><th>表 Table</th>'
+            '<th>列 Column</th><th class="num">金额 Amount</th><th class="num">Σ 下级</th><th class="num">差额</th>'
+            f"<th>单位 Unit</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     return "".join(out)
 
@@ -387,6 +689,8 @@ async def table_block(site: Site, d: Described) -> str:
     rows = await site.select("table-rows", this=d.iri)
     if not rows:
         return ""
+    per = await figure_tolerance(site)
+    units = sorted({v(r, "unit") or "" for r in rows} - {""}) or [d.budget_unit or "万元"]
     columns: dict[str, str] = {}
     grid: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -429,7 +733,7 @@ async def table_block(site: Site, d: Described) -> str:
                     Decimal(0),
                 )
                 diff = amount - total
-                if abs(diff) > tolerance(len(kids)):
+                if abs(diff) > tolerance(len(kids), per):
                     cls += " diff bad"
                     row_bad = True
                     title = f"Σ children {fmt_amount(total)}, difference {fmt_amount(diff)}"
@@ -453,7 +757,7 @@ async def table_block(site: Site, d: Described) -> str:
         else '<p class="hint">Every coded row equals the sum of its children (within rounding).</p>'
     )
     return (
-        "<h2>表内容 Table</h2>"
+        f'<h2>表内容 Table <span class="unit">(单位 unit: {esc("、".join(units))})</span></h2>'
         + note
         + '<table class="data grid"><thead><tr><th>科目 Row</th>'
         + head
@@ -505,7 +809,13 @@ def validation_block(site: Site, results: list[Row]) -> str:
                 link(site, v(r, "shape") or "", compact(v(r, "shape") or "")) if v(r, "shape") else "",
             ]
         )
-    return "<h2>校验 Validation</h2>" + table(["Severity", "Message", "Value", "Shape"], body, cls="data validation")
+    content = table(["Severity", "Message", "Value", "Shape"], body, cls="data validation")
+    if len(body) > 5:
+        return (
+            f'<h2>校验 Validation</h2><details class="validation"><summary>{len(body)} SHACL results concern '
+            f"this resource (show)</summary>{content}</details>"
+        )
+    return "<h2>校验 Validation</h2>" + content
 
 
 def properties_block(site: Site, d: Described) -> str:
@@ -589,53 +899,42 @@ def _best(rows: list[Row], key: str, lang: str = "zh") -> str | None:
     return pick_label(terms, lang) if terms else None
 
 
-async def budget_section(site: Site, rows: list[Row], totals: dict[str, dict[str, dict[str, Decimal]]]) -> str:
+async def budget_view(site: Site, rows: list[Row], totals: dict[str, dict[str, dict[str, Decimal]]]) -> dict:
+    """What ``templates/_budget.html`` shows of one budget (its rows of ``budgets.rq``)."""
     b = rows[0]
     biri = v(b, "b") or ""
     unit = v(b, "unit") or "万元"
     orglabel = _best(rows, "orglabel")
-    title = _best(rows, "title") or f"{orglabel or ''} {v(b, 'year') or ''}"
+    view: dict[str, Any] = {
+        "href": href(site, biri),
+        "title": _best(rows, "title") or f"{orglabel or ''} {v(b, 'year') or ''}",
+        "org_href": href(site, v(b, "org") or "") if v(b, "org") else None,
+        "org_label": orglabel or compact(v(b, "org") or ""),
+        "year": v(b, "year"),
+        "phase": _tail(v(b, "phase") or "").rsplit("/", 1)[-1].rsplit("#", 1)[-1] if v(b, "phase") else None,
+        "unit": unit,
+        "cards": [],
+        "split": None,
+        "treemap": None,
+        "bars": None,
+    }
     tables = totals.get(biri, {})
     chosen = _choose_table(tables)
-    out = [f'<section class="budget"><h2>{link(site, biri, title)}</h2>']
-    meta = []
-    if v(b, "org"):
-        meta.append(link(site, v(b, "org") or "", orglabel))
-    if v(b, "year"):
-        meta.append(f"{esc(v(b, 'year'))} 年度")
-    if v(b, "phase"):
-        meta.append(esc(_tail(v(b, "phase") or "").rsplit("/", 1)[-1].rsplit("#", 1)[-1]))
-    out.append(f'<p class="sub">{" · ".join(meta)}</p>')
     if chosen:
         cols = tables[chosen]
         total = _col(cols, "total") or max(cols.values())
         basic, project = _col(cols, "basic"), _col(cols, "project")
-        cards = [("支出合计 Total expenditure", total)]
+        view["cards"] = [("支出合计 Total expenditure", total)]
         if basic is not None:
-            cards.append(("基本支出 Basic", basic))
+            view["cards"].append(("基本支出 Basic", basic))
         if project is not None:
-            cards.append(("项目支出 Projects", project))
-        out.append(
-            '<div class="cards">'
-            + "".join(
-                f'<div class="card"><div class="label">{esc(label)}</div>'
-                f'<div class="value">{esc(fmt_amount(val))} <span class="unit">{esc(unit)}</span>'
-                "</div></div>"
-                for label, val in cards
-            )
-            + "</div>"
-        )
+            view["cards"].append(("项目支出 Projects", project))
         if basic is not None and project is not None and total:
-            bp = float(basic / total * 100)
-            pp = float(project / total * 100)
-            out.append(
-                f'<div class="split" title="基本 {bp:.1f}% · 项目 {pp:.1f}%">'
-                f'<span style="width:{bp:.2f}%;background:#1f6fb2">基本 {bp:.1f}%</span>'
-                f'<span style="width:{pp:.2f}%;background:#d4841b">项目 {pp:.1f}%</span></div>'
-            )
-        out.append(f'<p class="hint">From table {link(site, chosen, _tail(chosen))}.</p>')
+            view["split"] = (float(basic / total * 100), float(project / total * 100))
+        view["table_href"], view["table_label"] = href(site, chosen), _tail(chosen)
         col_iri = _col_iri(cols, "total") or next(iter(cols))
-        out.append(await functional_chart(site, chosen, col_iri, unit))
+        chart = await functional_chart(site, chosen, col_iri, unit)
+        view["treemap"] = Markup(chart) if chart else None
     projects = await site.cached_select("budget-projects", b=biri)
     nodes = [
         charts.Node(
@@ -647,9 +946,14 @@ async def budget_section(site: Site, rows: list[Row], totals: dict[str, dict[str
     ]
     svg = charts.bars(nodes, unit)
     if svg:
-        out.append(f'<h3>最大项目 Largest projects ({esc(unit)})</h3><div class="chart">{svg}</div>')
-    out.append("</section>")
-    return "".join(out)
+        view["bars"] = Markup(charts.interactive("bars", unit, svg, [charts.node_data(n) for n in nodes]))
+    return view
+
+
+async def budget_section(site: Site, rows: list[Row], totals: dict[str, dict[str, dict[str, Decimal]]]) -> str:
+    """One budget's summary as HTML (for the budget's own page)."""
+    view = await budget_view(site, rows, totals)
+    return str(templating.ENV.get_template("_budget.html").module.budget(view))
 
 
 async def functional_chart(site: Site, table_iri: str, col_iri: str, unit: str) -> str:
@@ -663,112 +967,70 @@ async def functional_chart(site: Site, table_iri: str, col_iri: str, unit: str) 
                 value=to_decimal(v(r, "amount")) or Decimal(0),
                 href=href(site, v(r, "code") or ""),
             )
+    kuan: dict[str, charts.Node] = {}
     for r in rows:
         n = v(r, "notation") or ""
         if len(n) == 5 and n[:3] in classes:
-            classes[n[:3]].children.append(
+            kuan[n] = charts.Node(
+                label=f"{n} {v(r, 'label') or ''}".strip(),
+                value=to_decimal(v(r, "amount")) or Decimal(0),
+                href=href(site, v(r, "obs") or ""),
+            )
+            classes[n[:3]].children.append(kuan[n])
+    svg = charts.treemap(list(classes.values()), unit)  # the fallback draws 类 and 款
+    if not svg:
+        return ""
+    for r in rows:  # the interactive chart drills down to 项
+        n = v(r, "notation") or ""
+        if len(n) == 7 and n[:5] in kuan:
+            kuan[n[:5]].children.append(
                 charts.Node(
                     label=f"{n} {v(r, 'label') or ''}".strip(),
                     value=to_decimal(v(r, "amount")) or Decimal(0),
                     href=href(site, v(r, "obs") or ""),
                 )
             )
-    svg = charts.treemap(list(classes.values()), unit)
-    if not svg:
-        return ""
-    return f'<h3>支出功能分类 Where the money goes (类 → 款, {esc(unit)})</h3><div class="chart treemap">{svg}</div>'
+    data = [charts.node_data(c) for c in classes.values()]
+    return charts.interactive("treemap", unit, svg, data, cls="chart treemap")
 
 
-async def validation_summary(site: Site) -> str:
+async def validation_summary(site: Site) -> dict:
+    """Counts per severity and the first results, for the home page."""
     results = await site.cached_select("validation-all")
-    if not results:
-        return '<h2>校验 Validation</h2><p class="hint">No SHACL results: every check passed.</p>'
     counts: dict[str, int] = defaultdict(int)
     for r in results:
         counts[_severity(v(r, "sev"))] += 1
-    summary = " · ".join(f'<span class="sev-{attr(s)}">{n} {esc(s)}</span>' for s, n in sorted(counts.items()))
-    items = []
-    for r in results[:15]:
-        focus = v(r, "focus") or ""
-        sev = _severity(v(r, "sev"))
-        items.append(
-            f'<li><span class="sev-{attr(sev)}">{esc(sev)}</span> '
-            f"{link(site, focus, v(r, 'flabel') or _tail(focus))}: {esc(v(r, 'msg') or '')}</li>"
-        )
-    return (
-        f"<h2>校验 Validation</h2><p>{summary} — "
-        '<a href="/validation">all results</a></p><ul>' + "".join(items) + "</ul>"
-    )
+    items = [
+        {
+            "severity": _severity(v(r, "sev")),
+            "href": href(site, v(r, "focus") or ""),
+            "label": v(r, "flabel") or _tail(v(r, "focus") or ""),
+            "message": v(r, "msg") or "",
+        }
+        for r in results[:15]
+    ]
+    return {"total": len(results), "counts": sorted(counts.items()), "results": items}
 
 
 async def home(request: Request) -> Response:
+    """``/``: every budget's summary (``templates/home.html``) and the validation summary."""
     site: Site = request.app.state.site
     try:
         budgets = await site.cached_select("budgets")
-        total_rows = await site.cached_select("budget-totals")
-        totals: dict[str, dict[str, dict[str, Decimal]]] = defaultdict(lambda: defaultdict(dict))
-        for r in total_rows:
-            amount = to_decimal(v(r, "amount"))
-            if amount is None:
-                continue
-            cols = totals[v(r, "b") or ""][v(r, "table") or ""]
-            col = v(r, "col") or ""
-            cols[col] = max(cols.get(col, amount), amount)
+        totals = await all_totals(site)
         grouped: dict[str, list[Row]] = defaultdict(list)
         for row in budgets:
             grouped[v(row, "b") or ""].append(row)
-        sections = [await budget_section(site, rows, totals) for rows in grouped.values()]
+        views = [await budget_view(site, rows, totals) for rows in grouped.values()]
         validation = await validation_summary(site)
     except PoolError as exc:
         return error_page(site, exc.status, "Busy", exc.message)
-    intro = (
-        f"<h1>{esc(site.config.title)}</h1>"
-        '<p class="sub">部门预算知识图谱 · Chinese department budgets as linked data. '
-        'Query with <a href="/query">SPARQL</a>, download the <a href="/dumps/">dumps</a>.</p>'
+    has_charts = any(b["treemap"] or b["bars"] for b in views)
+    return templating.page(
+        "home.html",
+        title="Budgets",
+        site_title=site.config.title,
+        budgets=views,
+        validation=validation,
+        charts=has_charts and templating.ECHARTS.is_file(),
     )
-    if not sections:
-        sections = ['<p class="hint">This build has no bk:Budget yet.</p>']
-    return html_response(
-        request,
-        layout("Budgets", intro + "".join(sections) + validation, site_title=site.config.title),
-    )
-
-
-def _unique(rows: list[Row], key: str) -> list[Row]:
-    seen: dict[str, Row] = {}
-    for r in rows:
-        seen.setdefault(v(r, key) or "", r)
-    return list(seen.values())
-
-
-async def validation_page(request: Request) -> Response:
-    site: Site = request.app.state.site
-    try:
-        results = await site.cached_select("validation-all")
-    except PoolError as exc:
-        return error_page(site, exc.status, "Busy", exc.message)
-    body = []
-    for r in _unique(results, "r"):
-        focus = v(r, "focus") or ""
-        sev = _severity(v(r, "sev"))
-        value = r.get("value")
-        body.append(
-            [
-                f'<span class="sev-{attr(sev)}">{esc(sev)}</span>',
-                link(site, focus, v(r, "flabel") or _tail(focus)),
-                esc(v(r, "msg") or ""),
-                render_term(site, value) if value else "",
-                esc(compact(v(r, "shape") or "")),
-            ]
-        )
-    files = []
-    for name in ("report.ttl", "report.html"):
-        if (site.build.root / "validation" / name).is_file():
-            files.append(f'<a href="/validation/{name}">{name}</a>')
-    head = f"<h1>校验结果 Validation results</h1><p>{len(body)} results. {' · '.join(files)}</p>"
-    content = (
-        table(["Severity", "Focus node", "Message", "Value", "Shape"], body)
-        if body
-        else ('<p class="hint">No SHACL results: every check passed.</p>')
-    )
-    return html_response(request, layout("Validation", head + content, site_title=site.config.title))

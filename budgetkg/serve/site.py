@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from budgetkg.serve.build import Build
 from budgetkg.serve.config import ServeConfig
@@ -26,6 +27,7 @@ PAGE_MAX_ROWS = 50_000  # the server's own queries are bounded by LIMITs and the
 
 PREFIXES: dict[str, str] = {
     "bk": "https://w3id.org/budgetkg/def#",
+    "bks": "https://w3id.org/budgetkg/shapes#",
     "qb": "http://purl.org/linked-data/cube#",
     "sdmx-attribute": "http://purl.org/linked-data/sdmx/2009/attribute#",
     "skos": "http://www.w3.org/2004/02/skos/core#",
@@ -42,6 +44,18 @@ PREFIXES: dict[str, str] = {
     "xkos": "http://rdf-vocabulary.ddialliance.org/xkos#",
     "obt": "http://data.openbudgets.eu/ontology/",
 }
+
+
+def origin_of_base(base: str) -> str:
+    """``scheme://host[:port]`` of a base URI."""
+    parts = urlsplit(base)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def is_loopback_base(base: str) -> bool:
+    """Whether a base URI names this machine only (so it cannot be the data's public home)."""
+    host = (urlsplit(base).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.") or host.endswith(".localhost")
 
 
 @cache
@@ -101,6 +115,43 @@ class Site:
     examples: list[Example]
     cache: dict[str, Any] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def rewrites_base(self) -> bool:
+        """Serve a build minted under a loopback base (no public ``--base-uri``) at the serving
+        origin: otherwise a build made with the default ``http://localhost:8000/`` and served on
+        another port would link every result and description to a server that is not there."""
+        return self.config.base_uri is None and is_loopback_base(self.build.base_uri)
+
+    def origin(self, request: Any) -> str:
+        """Origin for absolute links (``sd:endpoint``, VoID, the editor's endpoint).
+
+        Never taken from an arbitrary Host header (which anyone can set, and caches may keep):
+        the public base URI when one is set, else an allow-listed Host, else the address and
+        port the request arrived on.
+        """
+        if not self.rewrites_base:
+            return origin_of_base(self.build.base_uri)
+        host = request.headers.get("host", "")
+        if host and host in self.config.allowed_hosts:
+            return f"{request.url.scheme}://{host}"
+        server = request.scope.get("server")
+        if server and server[1] is not None:
+            addr, port = server[0], int(server[1])
+            addr = f"[{addr}]" if ":" in addr else addr
+            return f"http://{addr}:{port}"
+        return origin_of_base(self.build.base_uri)
+
+    def served_base(self, request: Any) -> str:
+        """The base under which the build's IRIs are seen by this request's client."""
+        if not self.rewrites_base:
+            return self.build.base_uri
+        return self.origin(request) + "/"
+
+    def rewrite(self, request: Any) -> tuple[str, str] | None:
+        """(stored base, served base) when IRIs must be rewritten for this request, else None."""
+        served = self.served_base(request)
+        return None if served == self.build.base_uri else (self.build.base_uri, served)
 
     @property
     def has_vendor_ui(self) -> bool:

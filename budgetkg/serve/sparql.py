@@ -15,8 +15,9 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from budgetkg.serve import describe, guard, ui
+from budgetkg.serve import describe, guard, nesting, ui
 from budgetkg.serve.execute import Job
+from budgetkg.serve.inline import bounded
 from budgetkg.serve.negotiation import (
     GRAPH_FORMATS,
     RESULT_FORMATS,
@@ -80,6 +81,14 @@ def _utf8(body: bytes, what: str) -> str:
         raise ProtocolError(400, f"The {what} is not valid UTF-8: {exc}") from exc
 
 
+def _parse_qs(raw: bytes, what: str) -> list[tuple[str, str]]:
+    """URL-encoded pairs; a percent-escape that is not UTF-8 (``%FF``) is a 400, never U+FFFD."""
+    try:
+        return parse_qsl(_utf8(raw, what), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(400, f"The {what} has a percent-escape that is not UTF-8: {exc}") from exc
+
+
 MAX_BODY = 1 << 20  # 1 MiB: far above any hand-written query, far below a memory problem
 
 
@@ -101,7 +110,7 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
 async def parse_operation(request: Request) -> Operation:
     """Read query, dataset and format from a GET or POST, enforcing the protocol's rules."""
     raw_qs = request.scope.get("query_string", b"")
-    url_params = parse_qsl(_utf8(raw_qs, "URL query string"), keep_blank_values=True)
+    url_params = _parse_qs(raw_qs, "URL query string")
     params = list(url_params)
     query_values: list[str]
     if request.method in ("GET", "HEAD"):
@@ -115,7 +124,7 @@ async def parse_operation(request: Request) -> Operation:
             raise ProtocolError(415, f"Unsupported charset {charset!r}: SPARQL requests must be UTF-8.")
         body = await read_body(request)
         if media == FORM:
-            form = parse_qsl(_utf8(body, "form body"), keep_blank_values=True)
+            form = _parse_qs(body, "form body")
             params += form
             query_values = [v for k, v in form if k == "query"]
             if any(k == "query" for k, _ in url_params):
@@ -155,7 +164,9 @@ async def wait_disconnect(request: Request) -> None:
 
 
 def origin_of(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """Origin for absolute links in answers (never the raw Host header: see Site.origin)."""
+    site: Site = request.app.state.site
+    return site.origin(request)
 
 
 async def endpoint(request: Request) -> Response:
@@ -197,10 +208,14 @@ def not_acceptable(what: str, formats: tuple) -> Response:
 async def run_query(request: Request, site: Site, op: Operation) -> Response:
     """Check, negotiate and run a query; map the worker's outcome onto HTTP."""
     assert op.query is not None
-    try:
-        guard.refuse_early(op.query)
-    except guard.Refused as exc:
-        return error_response(exc.status, exc.message)
+    if not bounded(op.query):  # one triple pattern needs neither check (see budgetkg.serve.inline)
+        deep = nesting.too_deep(op.query)
+        if deep:
+            return error_response(400, deep)
+        try:
+            guard.refuse_early(op.query)
+        except guard.Refused as exc:
+            return error_response(exc.status, exc.message)
     accept = request.headers.get("accept")
     if op.format:
         result_fmt = by_name(op.format, RESULT_FORMATS)
@@ -215,22 +230,27 @@ async def run_query(request: Request, site: Site, op: Operation) -> Response:
     job = Job(
         query=op.query,
         max_rows=site.config.max_rows,
+        max_bytes=site.config.max_bytes,
         result_format=result_fmt.name if result_fmt else None,
         graph_format=graph_fmt.name if graph_fmt else None,
         default_graphs=op.default_graphs if dataset_given else None,
         named_graphs=op.named_graphs if dataset_given else None,
         prefixes=PREFIXES,
         base_iri=origin_of(request) + "/sparql",  # the protocol lets the service pick BASE
+        rewrite=site.rewrite(request),
     )
-    watcher = asyncio.ensure_future(wait_disconnect(request))
-    try:
-        outcome = await site.run(job, cancelled=watcher)
-    except PoolError as exc:
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-        return error_response(exc.status, exc.message, headers)
-    finally:
-        if not watcher.done():
-            watcher.cancel()
+    inline = site.pool.inline
+    outcome = inline.run(job) if inline is not None else None  # a provably small query: no hand-off
+    if outcome is None:
+        watcher = asyncio.ensure_future(wait_disconnect(request))
+        try:
+            outcome = await site.run(job, cancelled=watcher)
+        except PoolError as exc:
+            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+            return error_response(exc.status, exc.message, headers)
+        finally:
+            if not watcher.done():
+                watcher.cancel()
     if outcome.status == 406:
         formats = GRAPH_FORMATS if outcome.kind == "graph" else RESULT_FORMATS
         return not_acceptable("query result", formats)

@@ -8,12 +8,14 @@ the server and shows the rows as an HTML table, and says how to install the edit
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from urllib.parse import parse_qsl
 
-from budgetkg.serve import guard
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+
+from budgetkg.serve import guard, nesting
 from budgetkg.serve.execute import Job
-from budgetkg.serve.markup import attr, compact, esc, layout, script_json
+from budgetkg.serve.markup import attr, compact, esc, layout, safe_href, script_json
 from budgetkg.serve.site import Site
 from budgetkg.serve.workers import PoolError
 
@@ -35,7 +37,8 @@ LIMIT 20
 
 
 def _origin(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    site: Site = request.app.state.site
+    return site.origin(request)
 
 
 def _examples_html(site: Site, yasgui: bool) -> str:
@@ -52,6 +55,14 @@ def _examples_html(site: Site, yasgui: bool) -> str:
 
 async def query_page(request: Request, site: Site, query: str | None = None) -> Response:
     """``/query`` (and ``/sparql`` for browsers)."""
+    try:
+        parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), errors="strict")
+    except UnicodeDecodeError:
+        return PlainTextResponse(
+            "The URL query string has a percent-escape that is not UTF-8.\n",
+            status_code=400,
+            headers={"Cache-Control": "no-store"},
+        )
     params = request.query_params
     if query is None:
         query = params.get("query")
@@ -67,7 +78,9 @@ async def query_page(request: Request, site: Site, query: str | None = None) -> 
 
 def _yasgui_page(request: Request, site: Site, query: str | None) -> str:
     config = {
-        "endpoint": _origin(request) + "/sparql",
+        # Relative: query.js resolves it against the page's own address, so the editor talks to
+        # the server that served it, whatever Host the request carried.
+        "endpoint": "/sparql",
         "query": query,
         "defaultQuery": site.examples[0].query if site.examples else DEFAULT_QUERY,
         "examples": [{"title": e.title, "query": e.query} for e in site.examples],
@@ -77,7 +90,7 @@ def _yasgui_page(request: Request, site: Site, query: str | None) -> str:
         '<script src="/static/vendor/yasgui/yasgui.min.js"></script>'
     )
     body = f"""<h1>SPARQL 查询 Query</h1>
-<p class="hint">Endpoint <code>{esc(config["endpoint"])}</code> · read-only ·
+<p class="hint">Endpoint <code>{esc(_origin(request) + "/sparql")}</code> · read-only ·
 time limit {site.config.timeout:g} s · at most {site.config.max_rows} rows ·
 <a href="/query?ui=plain">plain form</a></p>
 {_examples_html(site, True)}
@@ -109,11 +122,14 @@ or download the results as
 
 
 async def _run_for_page(site: Site, query: str) -> str:
+    deep = nesting.too_deep(query)
+    if deep:
+        return f'<p class="error">{esc(deep)}</p>'
     try:
         guard.refuse_early(query)
     except guard.Refused as exc:
         return f'<p class="error">{esc(exc.message)}</p>'
-    job = Job(query=query, max_rows=site.config.max_rows, native=True)
+    job = Job(query=query, max_rows=site.config.max_rows, max_bytes=site.config.max_bytes, native=True)
     try:
         outcome = await site.run(job)
     except PoolError as exc:
@@ -141,9 +157,10 @@ def _cell(site: Site, term: tuple | None) -> str:
         return ""
     kind, value = term[0], term[1]
     if kind == "uri":
-        local = site.build.local_path(value)
-        href = local if local else value
-        return f'<a href="{attr(href)}">{esc(compact(value))}</a>'
+        target = safe_href(site.build.local_path(value) or value)
+        if target is None:
+            return f'<span class="iri">{esc(value)}</span>'
+        return f'<a href="{attr(target)}">{esc(compact(value))}</a>'
     if kind == "bnode":
         return f"_:{esc(value)}"
     lang = term[3]

@@ -22,6 +22,7 @@ from typing import Any
 from budgetkg.processes import die_with_parent
 from budgetkg.serve import sandbox
 from budgetkg.serve.execute import Job, Outcome, run_job
+from budgetkg.serve.inline import InlineStore
 
 log = logging.getLogger("budgetkg.serve")
 
@@ -87,7 +88,8 @@ class PoolError(Exception):
 
 
 class _Worker:
-    def __init__(self, store_path: Path, memory_mb: int | None) -> None:
+    def __init__(self, store_path: Path, memory_mb: int | None, short: bool = False) -> None:
+        self.short = short
         parent, child = _CTX.Pipe(duplex=True)
         self.conn: Connection = parent
         self.process = _CTX.Process(
@@ -109,13 +111,33 @@ class _Worker:
 
 
 class QueryPool:
-    """Runs :class:`Job` objects in ``size`` worker processes with a per-job time limit."""
+    """Runs :class:`Job` objects in ``size`` worker processes with a per-job time limit.
 
-    def __init__(self, store_path: Path, size: int = 2, memory_mb: int | None = 4096) -> None:
+    Besides them, ``short_size`` *short* workers take a job only when every normal worker is
+    busy, and kill it after ``short_timeout`` seconds: two runaway queries holding the normal
+    workers then delay nobody's ``ASK {}``, and a third runaway only holds a short worker for
+    ``short_timeout``. (Pure overflow, not a guess about which queries are short: the server
+    cannot know that before running them.)
+    """
+
+    def __init__(
+        self,
+        store_path: Path,
+        size: int = 2,
+        memory_mb: int | None = 4096,
+        short_size: int = 1,
+        short_timeout: float = 2.0,
+        inline: bool = True,
+    ) -> None:
         self.store_path = store_path
         self.size = max(1, size)
+        self.short_size = max(0, short_size)
+        self.short_timeout = short_timeout
         self.memory_mb = memory_mb
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._short_idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._released = asyncio.Event()
+        self.inline = InlineStore(store_path) if inline else None
         self._all: set[_Worker] = set()
         self._closing = False
         self._spawning: set[asyncio.Task[None]] = set()
@@ -129,14 +151,46 @@ class QueryPool:
 
     async def start(self) -> None:
         """Start all workers and wait until each has opened the store."""
-        results = await asyncio.gather(*(self._spawn() for _ in range(self.size)))
+        results = await asyncio.gather(
+            *(self._spawn() for _ in range(self.size)), *(self._spawn(short=True) for _ in range(self.short_size))
+        )
         failures = [r for r in results if r]
         if failures:
             await self.close()
             raise RuntimeError(failures[0])
+        if self.inline is not None:
+            try:
+                await asyncio.to_thread(self.inline.open)
+            except OSError as exc:
+                log.warning("small queries go to workers too: cannot open the store here (%s)", exc)
+                self.inline = None
 
-    async def _spawn(self) -> str | None:
-        worker = await asyncio.to_thread(_Worker, self.store_path, self.memory_mb)
+    @property
+    def idle(self) -> int:
+        """Normal workers free right now."""
+        return self._idle.qsize()
+
+    def _release(self, worker: _Worker) -> None:
+        (self._short_idle if worker.short else self._idle).put_nowait(worker)
+        self._released.set()
+
+    async def _acquire(self, wait: float) -> _Worker:
+        """A normal worker if one is free, else a short one, else wait for whichever frees first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            for queue in (self._idle, self._short_idle):
+                if not queue.empty():
+                    return queue.get_nowait()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError
+            self._released.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._released.wait(), timeout=remaining)
+
+    async def _spawn(self, short: bool = False) -> str | None:
+        worker = await asyncio.to_thread(_Worker, self.store_path, self.memory_mb, short)
         try:
             ready = await asyncio.wait_for(asyncio.to_thread(worker.conn.recv), timeout=120)
         except (EOFError, OSError, TimeoutError) as exc:
@@ -154,7 +208,7 @@ class QueryPool:
             worker.kill()
             return None
         self._all.add(worker)
-        self._idle.put_nowait(worker)
+        self._release(worker)
         return None
 
     def _replace(self, worker: _Worker) -> None:
@@ -166,7 +220,7 @@ class QueryPool:
             await asyncio.to_thread(worker.kill)
             delay = 1.0
             while not self._closing:
-                error = await self._spawn()
+                error = await self._spawn(short=worker.short)
                 if not error:
                     return
                 log.error("could not replace query worker (retrying in %g s): %s", delay, error)
@@ -187,9 +241,7 @@ class QueryPool:
         """Run a job; kill its worker when ``timeout`` passes or ``cancelled`` completes."""
         loop = asyncio.get_running_loop()
         try:
-            worker = await asyncio.wait_for(
-                self._idle.get(), timeout=timeout if queue_timeout is None else queue_timeout
-            )
+            worker = await self._acquire(timeout if queue_timeout is None else queue_timeout)
         except TimeoutError as exc:
             raise PoolError(
                 503,
@@ -202,6 +254,7 @@ class QueryPool:
             self._replace(worker)
             raise PoolError(503, "A query worker was unavailable; try again.", 1) from exc
 
+        limit = min(timeout, self.short_timeout) if worker.short else timeout
         readable: asyncio.Future[None] = loop.create_future()
         fd = worker.conn.fileno()
 
@@ -215,7 +268,7 @@ class QueryPool:
             waiters: set[asyncio.Future[Any]] = {readable}
             if cancel_task is not None:
                 waiters.add(cancel_task)
-            done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(waiters, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             loop.remove_reader(fd)
             self._replace(worker)
@@ -228,6 +281,13 @@ class QueryPool:
             self._replace(worker)
             if cancel_task is not None and cancel_task in done:
                 raise PoolError(499, "Client went away; query cancelled.")
+            if worker.short and limit < timeout:
+                raise PoolError(
+                    503,
+                    "All query workers are busy with long queries; this one ran in the reserve worker, "
+                    f"whose time limit is {limit:g} s, and was stopped. Try again shortly.",
+                    retry_after=max(1, int(timeout)),
+                )
             raise PoolError(
                 503,
                 f"Query cancelled: it ran longer than this server's time limit of {timeout:g} s. "
@@ -236,7 +296,10 @@ class QueryPool:
                 retry_after=max(1, int(timeout)),
             )
         try:
-            outcome: Outcome = await asyncio.to_thread(worker.conn.recv)
+            # The worker has started writing its answer, in one send: read it here rather than in
+            # a thread (a thread hop costs more than reading a small answer; a large one is being
+            # written as fast as the pipe takes it).
+            outcome: Outcome = worker.conn.recv()
         except (EOFError, OSError) as exc:
             self._replace(worker)
             raise PoolError(
@@ -244,7 +307,7 @@ class QueryPool:
                 "The query worker stopped while running this query (it probably ran out of "
                 "memory); the query was not completed.",
             ) from exc
-        self._idle.put_nowait(worker)
+        self._release(worker)
         return outcome
 
     async def close(self) -> None:

@@ -2,6 +2,7 @@
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("budgetkg-config").textContent);
+  cfg.endpoint = new URL(cfg.endpoint, window.location.href).href;
   var el = document.getElementById("yasgui");
   if (typeof Yasgui === "undefined") {
     el.innerHTML = '<p class="notice">YASGUI did not load. <a href="/query?ui=plain">Use the plain form</a>.</p>';
