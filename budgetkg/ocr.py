@@ -393,6 +393,7 @@ def _split_at_rules(word: Word, verticals: Sequence[Rule]) -> list[Word]:
         index = min(range(start + 1, len(word.text)), key=lambda i: abs(edges[i] - cut), default=None)
         if index is None:
             break
+        index = _figure_boundary(word.text, start, index)
         parts.append((start, index))
         start = index
     parts.append((start, len(word.text)))
@@ -403,6 +404,28 @@ def _split_at_rules(word: Word, verticals: Sequence[Rule]) -> list[Word]:
             right = edges[b] if b < len(edges) else word.x1
             out.append(dataclasses.replace(word, text=text, x0=edges[a], x1=right))
     return out
+
+
+RIGHT_FIGURE = re.compile(r"^[-−]?[\d,]*\d\.(\d+)")
+
+
+def _figure_boundary(text: str, start: int, index: int) -> int:
+    """The cut near `index` (within 3 characters) that ends a figure where the rest starts
+    another figure with as many decimals, or a label: the estimate from the rule's position is
+    a character or two off where the next cell pads its right-aligned figure (09-sh-pt-zfb-2025
+    p.9: `82,096,797.4282,096,797.42` parted as `82,096,797.428` + `2,096,797.42`)."""
+    candidates = []
+    for i in range(max(start + 1, index - 3), min(len(text), index + 4)):
+        left, right = text[start:i], text[i:]
+        if not SPLIT_FIGURE.match(left):
+            continue
+        match = RIGHT_FIGURE.match(right)
+        if match is None:
+            if not right[:1].isdigit() and right[:1] not in ",.":
+                candidates.append(i)
+        elif len(match.group(1)) == len(left) - left.index(".") - 1 and not right[match.end() :][:1].isdigit():
+            candidates.append(i)
+    return min(candidates, key=lambda i: abs(i - index)) if candidates else index
 
 
 def _normalise(text: str) -> str:
