@@ -111,6 +111,7 @@ class PageText:
     plain_text: str
     rotation: int = 0  # degrees the page was turned (clockwise) so that its text reads left to right
     extracted_by: str = TEXT_LAYER  # or the OCR engine and version that read the page (ocr.py)
+    image_share: float = 0.0  # share of the page's area covered by images (a scan: about 1)
 
 
 def join_words(words: tuple[Word, ...] | list[Word]) -> str:

@@ -46,6 +46,7 @@ class OcrSettings:
     psm: int
     dpi: int
     min_text_chars: int
+    min_image_share: float
     ink_threshold: int
     min_rule_length: float
     max_skew: float
@@ -508,11 +509,15 @@ class OcrOptions:
 
 def needs_ocr(page: PageText, mode: str, settings: OcrSettings) -> bool:
     """Whether the page is read by OCR: always, never, or (auto) when its text layer has fewer
-    than `min_text_chars` characters of ink — an image-only scan, or one with a stray page number."""
+    than `min_text_chars` characters of ink and images cover at least `min_image_share` of it —
+    an image-only scan, or one with a stray page number; not a cover with a short title nor a
+    blank page (02-gz-xfj-2026's cover has 15 characters, 10-sh-pt-czj-2024-js p.14 none)."""
     if mode == "never":
         return False
     if mode == "always":
         return True
+    if page.image_share < settings.min_image_share:
+        return False
     return sum(len(w.text) for line in page.lines for w in line.words) < settings.min_text_chars
 
 

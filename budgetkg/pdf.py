@@ -97,7 +97,7 @@ def source_file(path: Path, pages: list[PageText], sha256: str | None = None) ->
     if not any(p.lines for p in pages):
         if any(p.extracted_by != TEXT_LAYER for p in pages):
             raise InputError(name, "has no text layer, and OCR found no text on any page")
-        raise InputError(name, "has no text layer (a scanned document?); build with --ocr auto to OCR it")
+        raise InputError(name, "has no text layer (a scanned document? --ocr auto reads pages that are images)")
     return SourceFile(path=name, name=path.name, sha256=sha256 or sha256_of(path), page_count=len(pages))
 
 
@@ -153,7 +153,21 @@ def _read_page(page: pdfplumber.page.Page, number: int, settings: LayoutSettings
         rules=tuple(rules),
         plain_text=plain,
         rotation=turn,
+        image_share=image_share(page),
     )
+
+
+def image_share(page: pdfplumber.page.Page) -> float:
+    """The share of the page's area its images cover (0–1; overlaps counted twice, capped):
+    a scanned page is one image the size of the page, which is what makes a page with no text
+    worth OCR (ocr.needs_ocr) rather than a cover with a short title or a blank page."""
+    area = float(page.width) * float(page.height)
+    covered = 0.0
+    for image in page.images:
+        w = min(float(image["x1"]), float(page.width)) - max(float(image["x0"]), 0.0)
+        h = min(float(image["bottom"]), float(page.height)) - max(float(image["top"]), 0.0)
+        covered += max(w, 0.0) * max(h, 0.0)
+    return min(1.0, covered / area) if area > 0 else 0.0
 
 
 def text_rotation(chars: Sequence[dict]) -> int:

@@ -116,7 +116,7 @@ def test_one_bad_file_never_stops_the_others(inputs: Path, tmp_path: Path, monke
 
     real = budgetkg.reader.read_document
 
-    def reader(path: Path, mappings: object = None):  # noqa: ANN202
+    def reader(path: Path, mappings: object = None, ocr: object = None):  # noqa: ANN202
         if path.name == "crash.pdf":  # the PDF library segfaults on this one
             faulthandler.disable()  # pytest's handler would print a traceback for it
             os.kill(os.getpid(), signal.SIGSEGV)
@@ -124,7 +124,7 @@ def test_one_bad_file_never_stops_the_others(inputs: Path, tmp_path: Path, monke
             time.sleep(600)
         if path.name == "bug.pdf":
             raise ZeroDivisionError("a reader bug")
-        return real(path, mappings)
+        return real(path, mappings, ocr)
 
     monkeypatch.setattr(budgetkg.reader, "read_document", reader)  # the forked workers inherit it
     out = tmp_path / "build"
@@ -316,11 +316,11 @@ def test_a_part_that_kills_its_worker_fails_its_document_only(inputs: Path, tmp_
     victim, other = sorted(inputs.glob("*.pdf"))
     real = budgetkg.pdf.read_pages
 
-    def read_pages(path: Path, numbers=None):  # noqa: ANN001, ANN202
+    def read_pages(path: Path, numbers=None, ocr=None):  # noqa: ANN001, ANN202
         if path.name == victim.name and numbers is not None and 2 in numbers:
             faulthandler.disable()
             os.kill(os.getpid(), signal.SIGSEGV)
-        return real(path, numbers)
+        return real(path, numbers, ocr)
 
     monkeypatch.setattr(budgetkg.pdf, "read_pages", read_pages)  # the forked workers inherit it
     result = build([inputs], _quiet(out=tmp_path / "build", jobs=4), echo=lambda m: None)

@@ -120,11 +120,13 @@ def test_a_scanned_prose_page_yields_its_prose(scan: Path, scan_document: Docume
 
 
 def test_text_pages_are_never_ocrd_in_auto_mode() -> None:
+    """Not even the cover or a blank page: only pages that are images (builds without OCR are
+    as fast as before; the real documents' covers with 15–19 characters are not OCR'd)."""
     settings = load_ocr_settings()
-    pages = read_pages(SAMPLE, [3, 9])
+    pages = read_pages(SAMPLE)
     assert not any(needs_ocr(p, "auto", settings) for p in pages)
-    assert read_pages(SAMPLE, [3, 9], OcrOptions(mode="auto")) == pages
-    assert all(p.extracted_by == TEXT_LAYER for p in pages)
+    assert read_pages(SAMPLE, [1, 3, 5], OcrOptions(mode="auto")) == [pages[0], pages[2], pages[4]]
+    assert all(p.extracted_by == TEXT_LAYER and p.image_share == 0 for p in pages)
 
 
 def test_the_digit_guard_names_figure_box_and_candidate(scan: Path, scan_build: tuple[Path, float]) -> None:
