@@ -4,7 +4,8 @@
     python -m benchmarks.run --only sample,store      # some sections
     python -m benchmarks.run --quick                  # small sizes, to try the script out
 
-Sections: sample (full build vs pdfplumber's character extraction), speedup (2 workers vs 1 on
+Sections: sample (full build vs pdfplumber's character extraction), engines (what a page
+costs with each page source, pdfplumber and PDFium, as a ratio to pdfplumber's), speedup (2 workers vs 1 on
 a 40-document corpus), store (load rate vs pyoxigraph's bulk_load), validation (time per
 document at 10, 100, 1000 documents), sparql (latency vs the Oxigraph server, 20 concurrent
 clients with one runaway query), virtuoso (publishing the corpus to Virtuoso, its answers
@@ -62,7 +63,7 @@ from budgetkg.build import BuildOptions, build
 shutil.rmtree(sys.argv[2], ignore_errors=True)
 build([Path(sys.argv[1])], BuildOptions(out=Path(sys.argv[2]), jobs=0, progress=False), echo=lambda m: None)
 """
-SECTIONS = ("sample", "speedup", "store", "validation", "sparql", "virtuoso", "corpus200")
+SECTIONS = ("sample", "engines", "speedup", "store", "validation", "sparql", "virtuoso", "corpus200")
 OBS = "http://purl.org/linked-data/cube#Observation"
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
@@ -207,6 +208,58 @@ def bench_sample(work: Path, repeats: int, profile: Path | None) -> None:
                 build([SAMPLE], BuildOptions(out=out, jobs=0, progress=False), echo=lambda m: None)
             profile.write_text(profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
             say(f"  profile of an in-process build written to {profile}")
+
+
+def bench_engines(repeats: int) -> None:
+    """Per-page cost of each page source on the sample, in this process (warm): what the source
+    itself hands the reader (characters and edges), and all of stage 1 (budgetkg.pdf.read_pages:
+    words, splits at rules, lines) on it. pdfplumber, the reference, is the baseline."""
+    import pdfplumber
+
+    from budgetkg import pdf_pdfium
+    from budgetkg.pdf import ENGINES, read_pages
+
+    def plumber_raw() -> float:
+        start = time.perf_counter()
+        with pdfplumber.open(SAMPLE) as pdf:
+            for page in pdf.pages:
+                page.chars, page.edges  # noqa: B018 - what budgetkg.pdf reads of a page
+        return time.perf_counter() - start
+
+    def pdfium_raw() -> float:
+        start = time.perf_counter()
+        pdf = pdf_pdfium.open_pdf(SAMPLE)
+        try:
+            for _ in pdf_pdfium.read_raw_pages(pdf, list(range(1, len(pdf) + 1))):
+                pass
+        finally:
+            pdf.close()
+        return time.perf_counter() - start
+
+    pages = pdf_pdfium.count_pages(SAMPLE)
+    raw = {"pdfplumber": median_of(repeats, plumber_raw), "pdfium": median_of(repeats, pdfium_raw)}
+    stage = {e: median_of(repeats, lambda e=e: _timed_call(lambda: read_pages(SAMPLE, engine=e))) for e in ENGINES}
+    for label, figures in (("characters and edges", raw), ("stage 1 (read_pages: words, rules, lines)", stage)):
+        base = figures["pdfplumber"] / pages * 1000
+        for engine in ENGINES:
+            per_page = figures[engine] / pages * 1000
+            record(
+                Figure(
+                    f"{label} per page, {engine}",
+                    per_page,
+                    "ms",
+                    "pdfplumber",
+                    base,
+                    per_page / base,
+                    note=f"sample, {pages} pages, median of {repeats}",
+                )
+            )
+
+
+def _timed_call(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def bench_speedup(work: Path, documents: int) -> Path:
@@ -847,6 +900,8 @@ def main(argv: list[str] | None = None) -> int:
             say(f"\n[{section}] load {load_average()}")
             if section == "sample":
                 bench_sample(work, 1 if quick else 3, a.profile)
+            elif section == "engines":
+                bench_engines(1 if quick else 3)
             elif section == "speedup":
                 corpus_build_dir()
             elif section == "store":

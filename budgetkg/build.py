@@ -39,9 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from budgetkg.claims import write_claims_csv, write_year_over_year_csv
 from budgetkg.lines import write_lines
 from budgetkg.model import Document, InputError, PageText
-from budgetkg.pdf import count_pages, sha256_of
+from budgetkg.pdf import DEFAULT_ENGINE, count_pages, sha256_of
 from budgetkg.processes import die_with_parent
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ READER_INPUTS = (
     "model.py",
     "layout.py",
     "pdf.py",
+    "pdf_pdfium.py",
     "ocr.py",
     *(f"tables/{m}.py" for m in ("__init__", "patterns", "geometry", "locate", "header", "columns", "rows")),
     "reader.py",
@@ -80,6 +82,7 @@ class BuildOptions:
     validate: bool = True
     tolerance: str | None = None  # rounding tolerance per printed figure, see validation.py
     timeout: float | None = 1800.0  # seconds one document may take to parse (or validate)
+    engine: str = DEFAULT_ENGINE  # the page source, see budgetkg.pdf.ENGINES
     license: str | None = None  # IRI of the data's licence, stated in the catalog (export.CatalogInfo)
     publisher: str | None = None  # the catalog's publisher (default: the department(s) read)
     ocr: str = "auto"  # OCR pages without usable text (auto), every page (always) or none (never)
@@ -344,13 +347,13 @@ def _pool(jobs: int, tasks: int, timeout: float | None) -> WorkerPool | InlinePo
 # --- tasks ---------------------------------------------------------------------------------------
 
 
-def _parse_task(path: str, ocr: OcrOptions | None = None) -> tuple[bool, bytes | str]:
+def _parse_task(path: str, engine: str = DEFAULT_ENGINE, ocr: OcrOptions | None = None) -> tuple[bool, bytes | str]:
     """(True, pickled Document) or (False, the one-line reason the file cannot be built).
     The pickle is also what the cache stores, so it is made once, here."""
     from budgetkg.reader import read_document
 
     try:
-        return True, pickle.dumps(read_document(Path(path), ocr=ocr), protocol=pickle.HIGHEST_PROTOCOL)
+        return True, pickle.dumps(read_document(Path(path), engine=engine, ocr=ocr), protocol=pickle.HIGHEST_PROTOCOL)
     except InputError as exc:
         return False, exc.reason
     except Exception as exc:  # a reader bug must not stop the other documents
@@ -358,14 +361,14 @@ def _parse_task(path: str, ocr: OcrOptions | None = None) -> tuple[bool, bytes |
 
 
 def _parse_pages_task(
-    path: str, numbers: tuple[int, ...], ocr: OcrOptions | None = None
+    path: str, numbers: tuple[int, ...], engine: str = DEFAULT_ENGINE, ocr: OcrOptions | None = None
 ) -> tuple[bool, list[PageText] | str]:
     """(True, the pages numbered `numbers`) or (False, the one-line reason they cannot be read):
     one part of a document read by several workers, put together by `document_from_pages`."""
     from budgetkg.pdf import read_pages
 
     try:
-        return True, read_pages(Path(path), numbers, ocr)
+        return True, read_pages(Path(path), numbers, engine, ocr)
     except InputError as exc:
         return False, exc.reason
 
@@ -392,11 +395,11 @@ def _assemble(path: Path, sha256: str, pages: list[PageText]) -> tuple[Document 
         return None, f"could not be read ({type(exc).__name__}: {exc})"
 
 
-def _page_count(path: Path) -> int:
+def _page_count(path: Path, engine: str = DEFAULT_ENGINE) -> int:
     """Pages of a PDF, or 0 when it cannot be opened here: it is then read whole by a worker,
     which reports why (damaged, encrypted, not a PDF) as for any other document."""
     try:
-        return count_pages(path)
+        return count_pages(path, engine)
     except Exception:
         return 0
 
@@ -433,9 +436,10 @@ def _validate_task(
     return validate_loaded(store, document, sha256, part, parts)
 
 
-def reader_fingerprint() -> str:
-    """Digest of the code and mappings a parse depends on (part of the cache key)."""
+def reader_fingerprint(engine: str = DEFAULT_ENGINE) -> str:
+    """Digest of the code, mappings and page source (`engine`) a parse depends on (part of the cache key)."""
     digest = hashlib.sha256(CACHE_VERSION.encode())
+    digest.update(engine.encode())
     for name in READER_INPUTS:
         digest.update((PACKAGE_DIR / name).read_bytes())
     from budgetkg.mapping import MAPPINGS_DIR
@@ -502,7 +506,7 @@ class _Build:
         from budgetkg.graph import GraphBuilder
 
         self.tmp, self.options, self.echo = tmp, options, echo
-        self.fingerprint = reader_fingerprint()
+        self.fingerprint = reader_fingerprint(options.engine)
         self.items = [_Input(i, p) for i, p in enumerate(files)]
         self.result = BuildResult()
         self.timings = self.result.timings
@@ -538,6 +542,8 @@ class _Build:
         reference = self.builder.reference_dataset()
         self.datasets.insert(0, reference)
         result.lines = write_lines(result.documents, self.tmp / "lines.csv")
+        write_claims_csv(result.documents, self.tmp / "claims.csv", self.builder.org_key)
+        write_year_over_year_csv(result.documents, self.tmp / "year-over-year.csv", self.builder.org_key)
         self.timings["graph"] += time.perf_counter() - t
         report = self._validate_and_publish()
         result.report = report
@@ -602,9 +608,9 @@ class _Build:
         try:
             ocr = self._ocr_options()
             tasks = [
-                Task(key, _parse_task, (str(job.item.path), ocr))
+                Task(key, _parse_task, (str(job.item.path), self.options.engine, ocr))
                 if job.pages is None
-                else Task(key, _parse_pages_task, (str(job.item.path), job.pages, ocr))
+                else Task(key, _parse_pages_task, (str(job.item.path), job.pages, self.options.engine, ocr))
                 for key, job in enumerate(plan)
             ]
             for task, outcome in pool.run(tasks, after_start=self._while_workers_start):
@@ -628,7 +634,7 @@ class _Build:
             return [_Job(item) for item in todo]
         plan = []
         for item in todo:
-            count = _page_count(item.path)
+            count = _page_count(item.path, self.options.engine)
             parts = min(jobs // len(todo), count // MIN_PART_PAGES)
             if parts < 2:
                 plan.append(_Job(item))

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from budgetkg.build import DEFAULT_BASE_URI, BuildOptions, build
+from budgetkg.pdf import DEFAULT_ENGINE, ENGINES
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,6 +57,13 @@ def usable_cpus() -> int:
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default=DEFAULT_ENGINE,
+    show_default=True,
+    help="What reads the PDFs' pages: PDFium (faster) or pdfplumber (the reference; same lines.csv).",
+)
+@click.option(
     "--license",
     "license_iri",
     default=None,
@@ -73,6 +81,7 @@ def build_command(
     quiet: bool,
     license_iri: str | None,
     publisher: str | None,
+    engine: str,
 ) -> None:
     """Read PDF files and folders of PDFs; write lines.csv, the graph, dumps, catalog, report."""
     options = BuildOptions(
@@ -84,6 +93,7 @@ def build_command(
         tolerance=tolerance,
         license=license_iri,
         publisher=publisher,
+        engine=engine,
         ocr=ocr,
     )
     try:

@@ -289,6 +289,9 @@ class GraphBuilder:
         projects = self._project_index(doc)
         for table in doc.tables:
             yield from self._table(doc, table, budget, source, year, phase, projects)
+        from budgetkg.claims import audit_triples  # the disclosure audit (issue 14); it reads graph's terms
+
+        yield from audit_triples(self, doc)
 
     def _source(self, doc: Document, source: NamedNode) -> Iterator[Triple]:
         yield Triple(source, A, nn(BK + "SourceDocument"))

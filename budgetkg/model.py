@@ -111,7 +111,6 @@ class PageText:
     plain_text: str
     rotation: int = 0  # degrees the page was turned (clockwise) so that its text reads left to right
     extracted_by: str = TEXT_LAYER  # or the OCR engine and version that read the page (ocr.py)
-    image_share: float = 0.0  # share of the page's area covered by images (a scan: about 1)
 
 
 def join_words(words: tuple[Word, ...] | list[Word]) -> str:
@@ -230,6 +229,15 @@ class GlossaryEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class PageLine:
+    """A printed line (or a prose sentence) with the page it starts on: what the disclosure
+    audit (budgetkg/claims.py) reads, so that every finding can name its page."""
+
+    page: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Prose:
     duties: tuple[str, ...] = ()
     divisions: tuple[str, ...] = ()
@@ -237,6 +245,10 @@ class Prose:
     explanations: tuple[str, ...] = ()
     glossary: tuple[GlossaryEntry, ...] = ()
     structure_text: str = ""
+    sentences: tuple[PageLine, ...] = ()  # the running prose (情况说明 …), one sentence each: claims come from these
+    contents: tuple[PageLine, ...] = ()  # the entries of the contents page (目录)
+    headings: tuple[PageLine, ...] = ()  # cover lines, part/section headings, table titles, 单位名称 lines
+    notes: tuple[PageLine, ...] = ()  # 注：… lines and other lines saying a table is empty (空表说明)
 
 
 @dataclass(frozen=True, slots=True)

@@ -507,18 +507,40 @@ class OcrOptions:
             raise ValueError(f"--ocr must be one of {', '.join(MODES)}, not {self.mode!r}")
 
 
-def needs_ocr(page: PageText, mode: str, settings: OcrSettings) -> bool:
+def needs_ocr(page: PageText, mode: str, settings: OcrSettings, image_share: Callable[[], float]) -> bool:
     """Whether the page is read by OCR: always, never, or (auto) when its text layer has fewer
     than `min_text_chars` characters of ink and images cover at least `min_image_share` of it —
     an image-only scan, or one with a stray page number; not a cover with a short title nor a
-    blank page (02-gz-xfj-2026's cover has 15 characters, 10-sh-pt-czj-2024-js p.14 none)."""
+    blank page (02-gz-xfj-2026's cover has 15 characters, 10-sh-pt-czj-2024-js p.14 none).
+    `image_share` is asked only for pages with little text, so text pages cost a count."""
     if mode == "never":
         return False
     if mode == "always":
         return True
-    if page.image_share < settings.min_image_share:
+    if sum(len(w.text) for line in page.lines for w in line.words) >= settings.min_text_chars:
         return False
-    return sum(len(w.text) for line in page.lines for w in line.words) < settings.min_text_chars
+    return image_share() >= settings.min_image_share
+
+
+def image_share(path: Path, number: int) -> float:
+    """The share of page `number`'s area its images cover (0–1; overlaps counted twice, capped),
+    by PDFium: a scanned page is one image the size of the page."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        page = pdf[number - 1]
+        width, height = page.get_size()
+        covered = 0.0
+        for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]):
+            left, bottom, right, top = obj.get_bounds()
+            w = min(right, width) - max(left, 0.0)
+            h = min(top, height) - max(bottom, 0.0)
+            covered += max(w, 0.0) * max(h, 0.0)
+        return min(1.0, covered / (width * height)) if width * height > 0 else 0.0
+    finally:
+        pdf.close()
 
 
 def apply_ocr(path: Path, pages: list[PageText], options: OcrOptions) -> list[PageText]:
@@ -526,7 +548,11 @@ def apply_ocr(path: Path, pages: list[PageText], options: OcrOptions) -> list[Pa
     if options.mode == "never":
         return pages
     settings = options.settings or load_ocr_settings()
-    todo = [i for i, p in enumerate(pages) if needs_ocr(p, options.mode, settings)]
+    todo = [
+        i
+        for i, p in enumerate(pages)
+        if needs_ocr(p, options.mode, settings, lambda p=p: image_share(path, p.number))  # type: ignore[misc]
+    ]
     if not todo:
         return pages
     cache = OcrCache(options.cache_dir, options.previous_cache_dirs)

@@ -1,4 +1,4 @@
-"""Stage 1: read a PDF's text layer and rules with pdfplumber.
+"""Stage 1: read a PDF's text layer and rules with pdfplumber (or PDFium, `budgetkg.pdf_pdfium`).
 
 Everything later works on words with coordinates and on the ruled lines, never on page
 numbers or positions learned from one sample, so one reader serves grid, horizontally ruled
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,13 @@ from budgetkg.model import TEXT_LAYER, InputError, PageText, Rule, SourceFile, T
 
 # pdfminer logs every recoverable syntax oddity; a reader of real documents must not spam.
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
+
+#: The page sources: pdfplumber (the reference) and PDFium (`budgetkg.pdf_pdfium`, issue 16).
+#: Both hand `page_text` characters and edges in pdfplumber's shape; the rest of this module is
+#: shared. PDFium is the default since tests/test_engines.py found the same lines.csv and dumps
+#: with both on the sample, its rendered styles and every shared real document.
+ENGINES = ("pdfplumber", "pdfium")
+DEFAULT_ENGINE = "pdfium"
 
 if TYPE_CHECKING:
     from budgetkg.ocr import OcrOptions
@@ -41,24 +48,33 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_pdf(path: Path, ocr: OcrOptions | None = None) -> tuple[SourceFile, list[PageText]]:
+def read_pdf(
+    path: Path, engine: str = DEFAULT_ENGINE, ocr: OcrOptions | None = None
+) -> tuple[SourceFile, list[PageText]]:
     """Open one PDF and return its pages, or raise InputError with a one-line reason."""
-    pages = read_pages(path, ocr=ocr)
+    pages = read_pages(path, engine=engine, ocr=ocr)
     return source_file(path, pages), pages
 
 
-def count_pages(path: Path) -> int:
+def count_pages(path: Path, engine: str = DEFAULT_ENGINE) -> int:
     """The number of pages from the page tree, without reading any page (to share a document's
-    pages out over several processes). Raises whatever pdfminer raises on a bad file."""
+    pages out over several processes). Raises whatever the engine raises on a bad file."""
+    if engine == "pdfium":
+        from budgetkg import pdf_pdfium
+
+        return pdf_pdfium.count_pages(path)
     with pdfplumber.open(path) as pdf:
         return len(pdf.pages)
 
 
-def read_pages(path: Path, numbers: Sequence[int] | None = None, ocr: OcrOptions | None = None) -> list[PageText]:
+def read_pages(
+    path: Path, numbers: Sequence[int] | None = None, engine: str = DEFAULT_ENGINE, ocr: OcrOptions | None = None
+) -> list[PageText]:
     """The pages numbered `numbers` (1-based, all when None) in that order, or InputError with a
     one-line reason. Page numbers stay those of the whole document when only some are read.
-    With `ocr`, pages without a usable text layer are read by OCR instead (budgetkg/ocr.py)."""
-    pages = _read_text_pages(path, numbers)
+    With `ocr`, pages that are images without a usable text layer are read by OCR instead
+    (budgetkg/ocr.py)."""
+    pages = _read_text_pages(path, numbers, engine)
     if ocr is None or ocr.mode == "never":
         return pages
     from budgetkg.ocr import apply_ocr
@@ -66,7 +82,9 @@ def read_pages(path: Path, numbers: Sequence[int] | None = None, ocr: OcrOptions
     return apply_ocr(path, pages, ocr)
 
 
-def _read_text_pages(path: Path, numbers: Sequence[int] | None) -> list[PageText]:
+def _read_text_pages(path: Path, numbers: Sequence[int] | None, engine: str) -> list[PageText]:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown PDF engine {engine!r} (known: {', '.join(ENGINES)})")
     name = str(path)
     try:
         with path.open("rb") as fh:
@@ -75,6 +93,8 @@ def _read_text_pages(path: Path, numbers: Sequence[int] | None) -> list[PageText
         raise InputError(name, f"cannot be read ({exc.strerror})") from None
     if b"%PDF-" not in magic:
         raise InputError(name, "is not a PDF file (no %PDF- header)")
+    if engine == "pdfium":
+        return _read_pdfium(path, numbers)
     try:
         with pdfplumber.open(path) as pdf:
             wanted = range(1, len(pdf.pages) + 1) if numbers is None else numbers
@@ -126,12 +146,52 @@ def _root(exc: BaseException) -> str:
     return type(deepest).__name__
 
 
+def _read_pdfium(path: Path, numbers: Sequence[int] | None) -> list[PageText]:
+    from budgetkg import pdf_pdfium
+
+    pdf = pdf_pdfium.open_pdf(path)
+    try:
+        wanted = list(range(1, len(pdf) + 1) if numbers is None else numbers)
+        pages = pdf_pdfium.read_raw_pages(pdf, wanted)
+        return [
+            page_text(n, p.width, p.height, p.chars, p.edges, lambda p=p: _upright_text(p.chars, p.width, p.height))
+            for n, p in zip(wanted, pages, strict=True)
+        ]
+    except pdf_pdfium.PdfiumError as exc:  # a page PDFium cannot load
+        raise InputError(str(path), f"is damaged and cannot be parsed ({type(exc).__name__})") from None
+    finally:
+        pdf.close()
+
+
+def _upright_text(chars: list[dict], width: float, height: float) -> str:
+    """pdfplumber's `Page.extract_text` of a page whose box starts at 0,0, from any source's characters."""
+    from pdfplumber.utils.text import chars_to_textmap
+
+    box = (0, 0, width, height)
+    return chars_to_textmap(chars, layout_bbox=box, layout_width=width, layout_height=height).as_string
+
+
 def _read_page(page: pdfplumber.page.Page, number: int, settings: LayoutSettings | None = None) -> PageText:
-    settings = settings or load_layout()
     width, height = float(page.width), float(page.height)
-    turn = text_rotation(page.chars)
-    chars = [_turn_char(c, turn, width, height) for c in page.chars] if turn else list(page.chars)
-    edges = [_turn_box(e, turn, width, height) for e in page.edges] if turn else list(page.edges)
+    return page_text(number, width, height, page.chars, page.edges, page.extract_text, settings)
+
+
+def page_text(
+    number: int,
+    width: float,
+    height: float,
+    page_chars: list[dict],
+    page_edges: list[dict],
+    upright_text: Callable[[], str | None],
+    settings: LayoutSettings | None = None,
+) -> PageText:
+    """One page read from its source's characters and edges (pdfplumber's dicts, whichever
+    engine made them): turned upright, words, splits at rules, lines. `upright_text` gives the
+    page's plain text when it needs no turn."""
+    settings = settings or load_layout()
+    turn = text_rotation(page_chars)
+    chars = [_turn_char(c, turn, width, height) for c in page_chars] if turn else list(page_chars)
+    edges = [_turn_box(e, turn, width, height) for e in page_edges] if turn else list(page_edges)
     if turn in (90, 270):
         width, height = height, width
     rules = [r for r in (_rule(e, settings) for e in edges) if r is not None]
@@ -144,7 +204,7 @@ def _read_page(page: pdfplumber.page.Page, number: int, settings: LayoutSettings
         if raw["text"].strip():
             words.extend(_split_word(raw["chars"], verticals, settings))
     words = _join_years(words, settings)
-    plain = (page.extract_text() or "") if not turn else _plain_text(chars, extractor)
+    plain = (upright_text() or "") if not turn else _plain_text(chars, extractor)
     return PageText(
         number=number,
         width=width,
@@ -153,21 +213,7 @@ def _read_page(page: pdfplumber.page.Page, number: int, settings: LayoutSettings
         rules=tuple(rules),
         plain_text=plain,
         rotation=turn,
-        image_share=image_share(page),
     )
-
-
-def image_share(page: pdfplumber.page.Page) -> float:
-    """The share of the page's area its images cover (0–1; overlaps counted twice, capped):
-    a scanned page is one image the size of the page, which is what makes a page with no text
-    worth OCR (ocr.needs_ocr) rather than a cover with a short title or a blank page."""
-    area = float(page.width) * float(page.height)
-    covered = 0.0
-    for image in page.images:
-        w = min(float(image["x1"]), float(page.width)) - max(float(image["x0"]), 0.0)
-        h = min(float(image["bottom"]), float(page.height)) - max(float(image["top"]), 0.0)
-        covered += max(w, 0.0) * max(h, 0.0)
-    return min(1.0, covered / area) if area > 0 else 0.0
 
 
 def text_rotation(chars: Sequence[dict]) -> int:

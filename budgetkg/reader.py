@@ -27,7 +27,7 @@ from budgetkg.model import (
     SourceFile,
     Table,
 )
-from budgetkg.pdf import read_pdf
+from budgetkg.pdf import DEFAULT_ENGINE, read_pdf
 from budgetkg.prose import read_prose
 from budgetkg.tables import AMOUNT, BRACKET_CODE, CODE, DASHES, find_tables
 
@@ -53,10 +53,13 @@ PART_OF = re.compile(r"[（(]本级[)）]$")  # the department's own level: the 
 CURRENCY_MULTIPLIER = {"元": 0, "千元": 3, "万元": 4, "亿元": 8}
 
 
-def read_document(path: Path, mappings: Mappings | None = None, ocr: OcrOptions | None = None) -> Document:
-    """PDF file → Document (pages without text read by OCR with `ocr`). Raises InputError when
-    the file is no readable budget."""
-    source, pages = read_pdf(path, ocr)
+def read_document(
+    path: Path, mappings: Mappings | None = None, engine: str = DEFAULT_ENGINE, ocr: OcrOptions | None = None
+) -> Document:
+    """PDF file → Document (its pages read by `engine`, see budgetkg.pdf.ENGINES; pages that are
+    images without text read by OCR with `ocr`). Raises InputError when the file is no readable
+    budget."""
+    source, pages = read_pdf(path, engine, ocr)
     return document_from_pages(source, pages, mappings)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -16,6 +17,8 @@ SAMPLE_PDF = FIXTURES / "gz-zwfwsjglj-2023-budget.pdf"
 SAMPLE_TXT = FIXTURES / "gz-zwfwsjglj-2023-budget.txt"
 BASE = "http://localhost:8000/"
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+REPO = Path(__file__).resolve().parents[1]
+REAL_DOCS_ENV = "BUDGETKG_REAL_DOCS"
 
 
 def load_script(name: str) -> ModuleType:
@@ -44,3 +47,15 @@ def sample_document():
     from budgetkg.reader import read_document
 
     return read_document(SAMPLE_PDF)
+
+
+# --- the real published documents -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def real_docs_dir() -> Path:
+    """The folder of real published budget PDFs (with their README.md), or skip."""
+    folder = Path(os.environ.get(REAL_DOCS_ENV) or REPO.parent / "shared" / "samples" / "real")
+    if not folder.is_dir() or not any(folder.glob("*.pdf")):
+        pytest.skip(f"real documents not found in {folder}: set ${REAL_DOCS_ENV} to the folder of real budget PDFs")
+    return folder

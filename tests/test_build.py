@@ -26,6 +26,7 @@ from rdflib.namespace import RDF, SH
 import budgetkg.build as build_module
 import budgetkg.reader
 from budgetkg.build import BuildOptions, build
+from budgetkg.pdf import DEFAULT_ENGINE
 
 pytest.importorskip("reportlab")
 
@@ -56,7 +57,7 @@ def _quiet(**kwargs: object) -> BuildOptions:
 
 
 def _no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(path: Path, mappings: object = None) -> None:
+    def refuse(path: Path, mappings: object = None, engine: str = DEFAULT_ENGINE) -> None:
         raise AssertionError(f"{path} was parsed again")
 
     monkeypatch.setattr(budgetkg.reader, "read_document", refuse)
@@ -90,7 +91,7 @@ def test_unchanged_pdfs_are_not_parsed_again(inputs: Path, corpus: Path, tmp_pat
     assert cache == sorted(d.source.sha256 for d in changed.documents)  # stale entries are dropped
 
     # a change to the reader's code or mappings makes every cached parse stale
-    monkeypatch.setattr(build_module, "reader_fingerprint", lambda: "0123456789abcdef")
+    monkeypatch.setattr(build_module, "reader_fingerprint", lambda engine="pdfplumber": "0123456789abcdef")
     fresh = build([inputs], _quiet(out=out), echo=lambda m: None)
     assert (len(fresh.documents), fresh.reused) == (2, 0)
 
@@ -116,7 +117,7 @@ def test_one_bad_file_never_stops_the_others(inputs: Path, tmp_path: Path, monke
 
     real = budgetkg.reader.read_document
 
-    def reader(path: Path, mappings: object = None, ocr: object = None):  # noqa: ANN202
+    def reader(path: Path, mappings: object = None, engine: str = DEFAULT_ENGINE, ocr: object = None):  # noqa: ANN202
         if path.name == "crash.pdf":  # the PDF library segfaults on this one
             faulthandler.disable()  # pytest's handler would print a traceback for it
             os.kill(os.getpid(), signal.SIGSEGV)
@@ -124,7 +125,7 @@ def test_one_bad_file_never_stops_the_others(inputs: Path, tmp_path: Path, monke
             time.sleep(600)
         if path.name == "bug.pdf":
             raise ZeroDivisionError("a reader bug")
-        return real(path, mappings, ocr)
+        return real(path, mappings, engine, ocr)
 
     monkeypatch.setattr(budgetkg.reader, "read_document", reader)  # the forked workers inherit it
     out = tmp_path / "build"
@@ -316,11 +317,11 @@ def test_a_part_that_kills_its_worker_fails_its_document_only(inputs: Path, tmp_
     victim, other = sorted(inputs.glob("*.pdf"))
     real = budgetkg.pdf.read_pages
 
-    def read_pages(path: Path, numbers=None, ocr=None):  # noqa: ANN001, ANN202
+    def read_pages(path: Path, numbers=None, engine: str = DEFAULT_ENGINE, ocr: object = None):  # noqa: ANN001, ANN202
         if path.name == victim.name and numbers is not None and 2 in numbers:
             faulthandler.disable()
             os.kill(os.getpid(), signal.SIGSEGV)
-        return real(path, numbers, ocr)
+        return real(path, numbers, engine, ocr)
 
     monkeypatch.setattr(budgetkg.pdf, "read_pages", read_pages)  # the forked workers inherit it
     result = build([inputs], _quiet(out=tmp_path / "build", jobs=4), echo=lambda m: None)

@@ -18,7 +18,7 @@ import pytest
 from budgetkg.build import BuildOptions, build
 from budgetkg.graph import BK
 from budgetkg.model import TEXT_LAYER, Document
-from budgetkg.ocr import OcrOptions, digit_guard, load_ocr_settings, needs_ocr
+from budgetkg.ocr import OcrOptions, digit_guard, image_share, load_ocr_settings, needs_ocr
 from budgetkg.pdf import read_pages
 from budgetkg.query import run_query
 from budgetkg.reader import read_document
@@ -115,7 +115,7 @@ def test_a_scanned_prose_page_yields_its_prose(scan: Path, scan_document: Docume
     assert len(ocr_prose.duties) == len(prose.duties)
     text = "".join(ocr_prose.explanations).replace(" ", "")
     assert "49,057.92万元" in text and "1,392.35万元" in text and "2.9%" in text
-    (page,) = read_pages(scan, [2], OcrOptions(mode="never"))
+    (page,) = read_pages(scan, [2], ocr=OcrOptions(mode="never"))
     assert page.extracted_by == TEXT_LAYER and not page.lines  # an image-only page: no text layer
 
 
@@ -124,16 +124,16 @@ def test_text_pages_are_never_ocrd_in_auto_mode() -> None:
     as fast as before; the real documents' covers with 15–19 characters are not OCR'd)."""
     settings = load_ocr_settings()
     pages = read_pages(SAMPLE)
-    assert not any(needs_ocr(p, "auto", settings) for p in pages)
-    assert read_pages(SAMPLE, [1, 3, 5], OcrOptions(mode="auto")) == [pages[0], pages[2], pages[4]]
-    assert all(p.extracted_by == TEXT_LAYER and p.image_share == 0 for p in pages)
+    assert not any(needs_ocr(p, "auto", settings, lambda p=p: image_share(SAMPLE, p.number)) for p in pages)
+    assert read_pages(SAMPLE, [1, 3, 5], ocr=OcrOptions(mode="auto")) == [pages[0], pages[2], pages[4]]
+    assert all(p.extracted_by == TEXT_LAYER for p in pages) and image_share(SAMPLE, 1) == 0
 
 
 def test_the_digit_guard_names_figure_box_and_candidate(scan: Path, scan_build: tuple[Path, float]) -> None:
     """A 3086.37 read as 3036.37 (8 as 3) where the row's total says otherwise: the guard
     reports the figure with its page, box, confidence and the candidate; the printed figure stays."""
     cache = scan_build[0] / "cache" / "ocr"
-    pages = read_pages(scan, None, OcrOptions(previous_cache_dirs=(cache,), progress=False))
+    pages = read_pages(scan, None, ocr=OcrOptions(previous_cache_dirs=(cache,), progress=False))
     scan_document = read_document(scan, ocr=OcrOptions(previous_cache_dirs=(cache,), progress=False))
     table = next(t for t in scan_document.tables if t.kind == "general-budget-functional")
     index, row = next((i, r) for i, r in enumerate(table.rows) if r.amounts and r.amounts[0].printed == "3086.37")

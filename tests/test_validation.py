@@ -130,14 +130,16 @@ def test_one_changed_amount_fires_exactly_that_constraint(shape: str, sample_doc
         doc = _change(doc, table_no, key if not key.startswith("[") else key.split("]", 1)[1], values)
         expected_row = row or expected_row
     new = _violations(_validate(doc)) - baseline[1]
-    assert {s for s, _ in new} == {shape}, new
+    # the prose quotes some of these figures (情况说明, budgetkg/claims.py): its check may fire too
+    assert {s for s, _ in new} - {"ClaimAgrees"} == {shape}, new
     assert squash(expected_row) in {r for _, r in new}
 
 
 def test_lost_total_row_is_reported_as_incomplete(sample_document, baseline) -> None:
+    # not table 8 or 9: they are empty and carry their 空表说明, so they need no total row
     tables = []
     for table in sample_document.tables:
-        if table.number == 8:
+        if table.number == 6:
             table = dataclasses.replace(table, rows=tuple(r for r in table.rows if r.kind.value != "total"))
         tables.append(table)
     new = _violations(_validate(dataclasses.replace(sample_document, tables=tuple(tables)))) - baseline[1]

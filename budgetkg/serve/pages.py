@@ -8,6 +8,7 @@ SHACL validation said about it.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -277,6 +278,7 @@ async def resource_page(site: Site, d: Described) -> str:
         parts.append(await organisation_block(site, d))
     if BK + "Budget" in types:
         parts.append(await budget_block(site, d))
+        parts.append(await claims_block(site, d.iri))
     parts.append(provenance_block(site, d))
     parts.append(validation_block(site, d.validation))
     parts.append(properties_block(site, d))
@@ -765,6 +767,41 @@ async def table_block(site: Site, d: Described) -> str:
         + "".join(body)
         + "</tbody></table>"
     )
+
+
+CLAIM_RANK = {"inconsistent": 0, "consistent": 1, "unverifiable": 2}
+
+
+async def claims_block(site: Site, budget_iri: str) -> str:
+    """The sentences of the prose with their figures marked by the verdict of their checks
+    (budgetkg/claims.py): red when a check fails, green when all agree, grey when unverifiable."""
+    rows = await site.cached_select("budget-claims", b=budget_iri)
+    if not rows:
+        return ""
+    sentences: dict[tuple[int, str], dict[str, list[tuple[str, str]]]] = {}
+    for r in rows:
+        key = (int(v(r, "page") or 0), v(r, "sentence") or "")
+        printed = v(r, "printed") or ""
+        note = f"{v(r, 'kind')}: {v(r, 'status')} — {v(r, 'compared') or ''}"
+        sentences.setdefault(key, {}).setdefault(printed, []).append((v(r, "status") or "", note))
+    out = ['<h2>说明文字核对 Figures of the prose, checked</h2><ol class="claims">']
+    for (page, sentence), figures in sorted(sentences.items()):
+        text = esc(sentence)
+        for printed, checks in sorted(figures.items(), key=lambda kv: -len(kv[0])):
+            digits = re_figure_digits(printed)
+            status = min((c[0] for c in checks), key=lambda s: CLAIM_RANK.get(s, 9))
+            title = attr(" | ".join(c[1] for c in checks))
+            marked = f'<mark class="claim-{attr(status)}" title="{title}">{esc(digits)}</mark>'
+            text = text.replace(esc(digits), marked, 1)
+        out.append(f'<li><span class="page">p.{page}</span> {text}</li>')
+    out.append("</ol>")
+    return "".join(out)
+
+
+def re_figure_digits(printed: str) -> str:
+    """The number of a printed figure (增加1,392.35万元 → 1,392.35), as it stands in the sentence."""
+    m = re.search(r"-?\d[\d,]*(?:\.\d+)?", printed)
+    return m.group(0) if m else printed
 
 
 def provenance_block(site: Site, d: Described) -> str:
