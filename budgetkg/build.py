@@ -64,6 +64,8 @@ READER_INPUTS = (
     "ocr.py",
     *(f"tables/{m}.py" for m in ("__init__", "patterns", "geometry", "locate", "header", "columns", "rows")),
     "reader.py",
+    "kinds.py",
+    "codelists.py",
     "prose.py",
     "mapping.py",
 )
@@ -446,6 +448,11 @@ def reader_fingerprint(engine: str = DEFAULT_ENGINE) -> str:
 
     for path in sorted(MAPPINGS_DIR.rglob("*.toml")):
         digest.update(path.relative_to(MAPPINGS_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    from budgetkg.resources import data_dir
+
+    for path in sorted((data_dir("ontology") / "codelists").glob("*.csv")):  # kinds and code columns read them
+        digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from budgetkg.mapping import squash
+from budgetkg.mapping import name_key, squash
 from budgetkg.model import Row, RowKind, Side, Table
 from budgetkg.resources import data_dir
 
@@ -79,7 +79,7 @@ def _label_index(scheme: str) -> dict[str, tuple[str, ...]]:
     """Squashed zh label → notations carrying it, in code-list order (for resolve_name)."""
     index: dict[str, list[str]] = {}
     for entry in code_list(scheme).values():
-        index.setdefault(squash(entry.label_zh), []).append(entry.notation)
+        index.setdefault(name_key(entry.label_zh), []).append(entry.notation)
     return {k: tuple(v) for k, v in index.items()}
 
 
@@ -95,7 +95,7 @@ def code_level(code: str) -> int:
 def resolve_name(scheme: str, label: str, level: int | None = None) -> str | None:
     """A name printed without its code → the code, through the national code list (only when
     exactly one code of the wanted level carries that name)."""
-    name = ORDINAL.sub("", squash(label))
+    name = name_key(ORDINAL.sub("", squash(label)))
     matches = [n for n in _label_index(scheme).get(name, ()) if level is None or code_level(n) == level]
     return matches[0] if len(matches) == 1 else None
 
@@ -118,7 +118,7 @@ def row_code(row: Row, table: Table) -> tuple[str, str] | None:
 
 def printed_name(row: Row) -> str:
     """The row's name as a code-list name would be written: no spaces, no ordinal prefix."""
-    return ORDINAL.sub("", squash(row.label)) or squash(row.label)
+    return name_key(ORDINAL.sub("", squash(row.label)) or squash(row.label))  # as _label_index keys it
 
 
 def nesting_codes(table: Table, codes: list[str | None]) -> list[str | None]:

@@ -268,6 +268,7 @@ class Document:
     tables: tuple[Table, ...]
     prose: Prose
     warnings: tuple[str, ...] = field(default=())
+    scope: str = "部门"  # "部门" (a department's budget, its units included) | "单位" (one unit's)
 
     @property
     def phase(self) -> str:
