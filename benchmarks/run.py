@@ -164,7 +164,7 @@ def cached_documents(build_dir: Path) -> list[Any]:
     docs = []
     for entry in manifest["documents"]:
         [path] = (build_dir / "cache").glob(f"{entry['sha256']}-*.pickle")
-        docs.append(pickle.loads(path.read_bytes()))
+        docs.append(pickle.loads(path.read_bytes()).document)  # a reading.ParsedDocument
     return docs
 
 

@@ -48,9 +48,10 @@ from budgetkg.processes import die_with_parent
 if TYPE_CHECKING:
     from budgetkg.graph import Dataset, GraphBuilder
     from budgetkg.ocr import OcrOptions
+    from budgetkg.reading import DocumentReading, UnplacedNumbers
     from budgetkg.validation import Finding, ValidationReport
 
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"  # 3: the cache holds a reading.ParsedDocument (Document + unplaced numbers)
 DEFAULT_BASE_URI = "http://localhost:8000/"
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -68,6 +69,7 @@ READER_INPUTS = (
     "codelists.py",
     "prose.py",
     "mapping.py",
+    "reading.py",
 )
 
 #: When there are fewer documents than workers, a document is read in parts of at least this
@@ -100,6 +102,7 @@ class BuildResult:
     pages: int = 0
     summary: dict = field(default_factory=dict)
     report: ValidationReport | None = None
+    readings: list[DocumentReading] = field(default_factory=list)  # one per built document, in order
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, for benchmarks
 
 
@@ -119,6 +122,62 @@ def collect_inputs(inputs: Iterable[Path]) -> list[Path]:
             seen.add(key)
             unique.append(f)
     return unique
+
+
+# --- which stage failed ------------------------------------------------------------------------
+
+#: Pipeline stage of each module, for the one-line `failed: FILE: stage: reason` of a failure.
+STAGES = {
+    "pdf": "pdf",
+    "tables": "tables",
+    "reader": "reader",
+    "prose": "reader",
+    "mapping": "reader",
+    "model": "reader",
+    "reading": "reading",
+    "graph": "graph",
+    "validation": "validation",
+    "store": "store",
+    "lines": "export",
+    "export": "export",
+}
+
+
+def failure_reason(exc: BaseException, default_stage: str) -> str:
+    """`stage: reason (page N)` for an exception: the stage is that of the innermost budgetkg
+    module in the traceback (an error inside pdfplumber called by pdf.py is a pdf-stage error),
+    the page that of the innermost frame working on a page or a table, where there is one."""
+    stage, page = default_stage, None
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("budgetkg."):
+            stage = STAGES.get(module.split(".")[1], stage)
+        found = _page_in(frame.f_locals)
+        if found is not None:
+            page = found
+        tb = tb.tb_next
+    if isinstance(exc, InputError):
+        reason = exc.reason
+    else:
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if page is not None and "page" not in reason:
+        reason += f" (page {page})"
+    return f"{stage}: {reason}"
+
+
+def _page_in(local_vars: dict[str, Any]) -> int | None:
+    """The page a frame works on: a PageText, or a (raw) table's or row's first page."""
+    from budgetkg.model import RawRow, RawTable, Row, Table
+
+    for value in local_vars.values():
+        if isinstance(value, PageText):
+            return value.number
+    for value in local_vars.values():
+        if isinstance(value, RawTable | Table | RawRow | Row) and value.pages:
+            return value.pages[0]
+    return None
 
 
 # --- worker processes --------------------------------------------------------------------------
@@ -349,17 +408,58 @@ def _pool(jobs: int, tasks: int, timeout: float | None) -> WorkerPool | InlinePo
 # --- tasks ---------------------------------------------------------------------------------------
 
 
-def _parse_task(path: str, engine: str = DEFAULT_ENGINE, ocr: OcrOptions | None = None) -> tuple[bool, bytes | str]:
-    """(True, pickled Document) or (False, the one-line reason the file cannot be built).
-    The pickle is also what the cache stores, so it is made once, here."""
-    from budgetkg.reader import read_document
+def _parse_task(
+    path: str, engine: str = DEFAULT_ENGINE, ocr: OcrOptions | None = None
+) -> tuple[bool, bytes | str]:
+    """(True, pickled reading.ParsedDocument) or (False, `stage: reason` why the file cannot be
+    built). The pickle is also what the cache stores, so it is made once, here."""
+    from budgetkg.pdf import read_pdf
 
     try:
-        return True, pickle.dumps(read_document(Path(path), engine=engine, ocr=ocr), protocol=pickle.HIGHEST_PROTOCOL)
-    except InputError as exc:
-        return False, exc.reason
+        source, pages = read_pdf(Path(path), engine, ocr)
+    except Exception as exc:
+        return False, failure_reason(exc, "pdf")
+    return _parsed_document(source, pages)
+
+
+def alternative_readings(
+    source: Any, pages: list[PageText]
+) -> list[tuple[str, Callable[[frozenset[int]], Document]]]:
+    """Other ways to read a document, tried by reading.improve_reading (with the default
+    tolerance) on the tables that do not balance: every column strategy of mappings/layout.toml
+    other than the configured one (columns from rules, columns from gutters). Only the pages of
+    those tables are read again, with the first two (the cover: whose budget it is)."""
+    import dataclasses
+
+    from budgetkg.layout import STRATEGIES, load_layout
+    from budgetkg.reader import document_from_pages
+
+    configured = load_layout()
+
+    def reading(strategy: str) -> tuple[str, Callable[[frozenset[int]], Document]]:
+        settings = dataclasses.replace(configured, column_strategy=strategy)
+
+        def read(needed: frozenset[int]) -> Document:
+            subset = [p for i, p in enumerate(pages) if i < 2 or p.number in needed]
+            return document_from_pages(source, subset, settings=settings)
+
+        return f"columns from {strategy}", read
+
+    return [reading(s) for s in STRATEGIES if s not in ("auto", configured.column_strategy)]
+
+
+def _parsed_document(source: Any, pages: list[PageText]) -> tuple[bool, bytes | str]:
+    """The Document read from its pages, with the numbers of its table pages that no cell holds
+    (reading.unplaced_numbers needs the pages, which are not kept), pickled."""
+    from budgetkg.reader import document_from_pages
+    from budgetkg.reading import ParsedDocument, improve_reading, unplaced_numbers
+
+    try:
+        document = improve_reading(document_from_pages(source, pages), alternative_readings(source, pages))
+        parsed = ParsedDocument(document, unplaced_numbers(document, pages))
+        return True, pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:  # a reader bug must not stop the other documents
-        return False, f"could not be read ({type(exc).__name__}: {exc})"
+        return False, failure_reason(exc, "reader")
 
 
 def _parse_pages_task(
@@ -371,30 +471,29 @@ def _parse_pages_task(
 
     try:
         return True, read_pages(Path(path), numbers, engine, ocr)
-    except InputError as exc:
-        return False, exc.reason
+    except Exception as exc:
+        return False, failure_reason(exc, "pdf")
 
 
 def _parsed(outcome: Outcome) -> tuple[Any, str | None]:
     """(the parse task's value, None) or (None, why the document is not built)."""
-    if not outcome.ok:
-        return None, f"could not be read ({outcome.reason})"
+    if not outcome.ok:  # the worker died or overran its time: inside the PDF library, as a rule
+        return None, f"pdf: could not be read ({outcome.reason})"
     ok, value = outcome.value
     return (value, None) if ok else (None, str(value))
 
 
-def _assemble(path: Path, sha256: str, pages: list[PageText]) -> tuple[Document | None, str | None]:
-    """The Document from the pages its parts' workers read, or None and the reason, exactly as
-    `_parse_task` would have made or refused it from the whole file."""
+def _assemble(path: Path, sha256: str, pages: list[PageText]) -> tuple[bytes | None, str | None]:
+    """The pickled ParsedDocument from the pages its parts' workers read, or None and the
+    reason, exactly as `_parse_task` would have made or refused it from the whole file."""
     from budgetkg.pdf import source_file
-    from budgetkg.reader import document_from_pages
 
     try:
-        return document_from_pages(source_file(path, pages, sha256), pages), None
-    except InputError as exc:
-        return None, exc.reason
-    except Exception as exc:  # a reader bug must not stop the other documents
-        return None, f"could not be read ({type(exc).__name__}: {exc})"
+        source = source_file(path, pages, sha256)
+    except Exception as exc:
+        return None, failure_reason(exc, "pdf")
+    ok, value = _parsed_document(source, pages)
+    return (value, None) if ok else (None, str(value))  # type: ignore[return-value]
 
 
 def _page_count(path: Path, engine: str = DEFAULT_ENGINE) -> int:
@@ -469,6 +568,7 @@ class _Input:
     blob: bytes | None = None  # the pickled Document, fresh from a worker
     document: Document | None = None  # put together here from pages read in parts, or unpickled
     error: str | None = None  # why it is not built ("" for a skipped duplicate)
+    unplaced: UnplacedNumbers | None = None  # numbers of its table pages in no cell (reading.py)
     parts: list[Outcome | None] | None = None  # the outcomes of its parts, when read in parts
 
     @property
@@ -511,6 +611,7 @@ class _Build:
     def __init__(self, tmp: Path, files: list[Path], options: BuildOptions, echo: Callable[[str], None]) -> None:
         from budgetkg.export import CatalogInfo, Exporter
         from budgetkg.graph import GraphBuilder
+        from budgetkg.validation import parse_tolerance
 
         self.tmp, self.options, self.echo = tmp, options, echo
         self.fingerprint = reader_fingerprint(options.engine)
@@ -526,6 +627,7 @@ class _Build:
         self.doc_ids: dict[str, Path] = {}
         self.skipped: list[str] = []
         self.tolerance: str | None = None
+        self.reading_tolerance = parse_tolerance(options.tolerance)  # a bad one fails the build here
         self.warm = False
         self.taken = 0  # inputs taken so far, in input order
         self.bar: tqdm | None = None
@@ -545,6 +647,7 @@ class _Build:
             for table in doc.tables:
                 for warning in table.warnings:
                     self.echo(f"warning: {doc.source.name}: {table.title}: {warning}")
+        self._write_reading()
         t = time.perf_counter()
         reference = self.builder.reference_dataset()
         self.datasets.insert(0, reference)
@@ -562,6 +665,14 @@ class _Build:
         _write_manifest(self.tmp, self.options, self.builder, result)
         self.timings["catalog"] = time.perf_counter() - t
         return result
+
+    def _write_reading(self) -> None:
+        """reading.json, and one summary line per document (“12 tables, 11 balanced, …”)."""
+        from budgetkg.reading import write_reading
+
+        for reading in self.result.readings:
+            self.echo(f"reading: {reading.file}: {reading.summary()}")
+        write_reading(self.tmp / "reading.json", self.result.readings)
 
     def _identify(self) -> list[_Input]:
         """sha256 of every input; skip repeated files; find parses to reuse. Returns the rest."""
@@ -663,7 +774,7 @@ class _Build:
         item.error = next((error for _, error in results if error is not None), None)
         if item.error is None:
             pages = sorted((page for value, _ in results for page in value), key=lambda page: page.number)
-            item.document, item.error = _assemble(item.path, item.sha256, pages)
+            item.blob, item.error = _assemble(item.path, item.sha256, pages)
 
     def _while_workers_start(self) -> None:
         """Work for this process while the workers parse their first documents."""
@@ -695,26 +806,19 @@ class _Build:
                 blob = item.blob
                 if blob is None and item.cached is not None:
                     blob = item.cached.read_bytes()
-                item.document = pickle.loads(blob)  # type: ignore[arg-type]
+                parsed = pickle.loads(blob)  # type: ignore[arg-type]
+                item.document, item.unplaced = parsed.document, parsed.unplaced
             except Exception as exc:  # an unreadable cache entry: it is parsed again next time
-                item.error = f"its cached parse could not be read ({type(exc).__name__})"
+                item.error = f"reader: its cached parse could not be read ({type(exc).__name__})"
                 item.cached = None
         doc = item.document
         if doc is not None:
             doc_id = self.builder.doc_id(doc)
             if doc_id in self.doc_ids:
-                item.error = f"is the same budget ({doc_id}) as {self.doc_ids[doc_id]}; only that one is built"
+                item.error = f"reader: is the same budget ({doc_id}) as {self.doc_ids[doc_id]}; only that one is built"
                 item.document = None
             else:
-                self.doc_ids[doc_id] = item.path
-                _keep_parse(item, self.tmp / "cache" / self._cache_name(item))
-                _keep_source(item, self.options.out / "sources", self.tmp / "sources")
-                t = time.perf_counter()
-                ds = self.builder.document_dataset(doc)  # triples in build order: validation depends on it
-                self.timings["graph"] += time.perf_counter() - t
-                self.datasets.append(ds)
-                self.result.documents.append(doc)
-                self.result.pages += doc.source.page_count
+                self._keep(item, doc, doc_id)
         if item.error:
             self.result.failures.append(InputError(str(item.path), item.error))
             if self.options.progress:
@@ -723,6 +827,27 @@ class _Build:
         assert self.bar is not None
         self.bar.update(1)
         self.bar.set_postfix(pages=self.result.pages, failed=len(self.result.failures), refresh=False)
+
+    def _keep(self, item: _Input, doc: Document, doc_id: str) -> None:
+        """Check the reading, build the document's graph; a failure of either fails this
+        document alone, with its stage."""
+        from budgetkg.reading import check_document
+
+        try:
+            reading = check_document(doc, self.reading_tolerance, item.unplaced)
+            t = time.perf_counter()
+            ds = self.builder.document_dataset(doc)  # triples in build order: validation depends on it
+            self.timings["graph"] += time.perf_counter() - t
+        except Exception as exc:
+            item.error, item.document = failure_reason(exc, "graph"), None
+            return
+        self.doc_ids[doc_id] = item.path
+        _keep_parse(item, self.tmp / "cache" / self._cache_name(item))
+        _keep_source(item, self.options.out / "sources", self.tmp / "sources")
+        self.datasets.append(ds)
+        self.result.documents.append(doc)
+        self.result.readings.append(reading)
+        self.result.pages += doc.source.page_count
 
     def _validate_and_publish(self) -> ValidationReport | None:
         """Validation in worker processes; meanwhile a thread of this process bulk-loads the
@@ -803,7 +928,7 @@ class _Build:
             progress=self.options.progress,
         )
         for i, reason in failed:
-            self.result.failures.append(InputError(sources[i].path, f"could not be validated ({reason})"))
+            self.result.failures.append(InputError(sources[i].path, f"validation: could not be validated ({reason})"))
         return make_report(self.builder.validation_graph, self.builder.base, Decimal(str(self.tolerance)), findings)
 
 
@@ -885,7 +1010,10 @@ def _keep_parse(item: _Input, target: Path) -> None:
     if item.blob is not None:
         target.write_bytes(item.blob)
     elif item.document is not None:  # put together from parts in this process
-        target.write_bytes(pickle.dumps(item.document, protocol=pickle.HIGHEST_PROTOCOL))
+        from budgetkg.reading import ParsedDocument, UnplacedNumbers
+
+        parsed = ParsedDocument(item.document, item.unplaced or UnplacedNumbers())
+        target.write_bytes(pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _keep_source(item: _Input, old_sources: Path, sources: Path) -> None:
@@ -919,8 +1047,9 @@ def _write_manifest(tmp: Path, options: BuildOptions, builder: GraphBuilder, res
                 year=doc.year,
                 kind=doc.kind,
                 budget=builder.budget_iri(doc),
+                reading=reading.counts(),
             )
-            for doc in result.documents
+            for doc, reading in zip(result.documents, result.readings, strict=True)
         ),
         failures=tuple(FailureEntry(f.path, f.reason) for f in result.failures),
         license=options.license,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from budgetkg.build import DEFAULT_BASE_URI, BuildOptions, build
+from budgetkg.build import DEFAULT_BASE_URI, BuildOptions, build, failure_reason
 from budgetkg.pdf import DEFAULT_ENGINE, ENGINES
 
 
@@ -100,6 +100,9 @@ def build_command(
         result = build(list(inputs), options, echo=lambda m: click.echo(m, err=True))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # a stage of the whole build (store, export): one line, never a traceback
+        click.echo(f"failed: {out}: {failure_reason(exc, 'export')}", err=True)
+        sys.exit(1)
     click.echo(
         f"built {len(result.documents)} document(s) ({result.reused} unchanged, reused) into {out}: "
         f"{result.lines} amounts, {result.triples} triples; {len(result.failures)} failed",

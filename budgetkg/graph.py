@@ -493,40 +493,18 @@ class GraphBuilder:
         return out
 
     def _sum_rules(self, table: Table, table_node: NamedNode) -> Iterator[Triple]:
-        """Which columns of a row add up to which total column, from the header paths:
-        a total (合计/小计/总计) sums its siblings; a top-level total sums each top-level
-        column or group (through the group's own subtotal where it prints one)."""
-        if not table.rows or table.rows[0].side is not None:
-            return
-        amounts = {a.measure_key: a.measure for r in table.rows for a in r.amounts}
-        is_total = {k: bool((c := self.mappings.column(p[-1])) and c.total) for k, p in amounts.items()}
-        for key, path in amounts.items():
-            if not is_total[key]:
-                continue
-            group = path[:-1]
-            if group:
-                parts = [k for k, p in amounts.items() if p[:-1] == group and not is_total[k]]
-            else:
-                parts = []
-                for k, p in amounts.items():
-                    if k == key or (len(p) == 1 and is_total[k]):
-                        continue
-                    if len(p) == 1:
-                        parts.append(k)
-                        continue
-                    subtotal = next((k2 for k2, p2 in amounts.items() if p2[:-1] == p[:-1] and is_total[k2]), None)
-                    if subtotal is None:
-                        parts.append(k)
-                    elif subtotal not in parts:
-                        parts.append(subtotal)
-            if len(parts) < 1:
-                continue
-            rule = nn(f"{table_node.value}/rule/{iri_segment(key)}")
+        """Which columns of a row add up to which total column (reading.column_sum_rules, the
+        same rules the reader checks itself with), for the RowTotalEqualsParts shape."""
+        from budgetkg.reading import column_sum_rules, measures
+
+        paths = measures(table)
+        for sum_rule in column_sum_rules(table, self.mappings):
+            rule = nn(f"{table_node.value}/rule/{iri_segment(sum_rule.total)}")
             yield Triple(rule, A, nn(BK + "ColumnSumRule"))
             yield Triple(rule, nn(BK + "ruleTable"), table_node)
-            yield Triple(rule, nn(BK + "totalColumn"), nn(self._column(key, path)))
-            for part in sorted(parts):
-                yield Triple(rule, nn(BK + "partColumn"), nn(self._column(part, amounts[part])))
+            yield Triple(rule, nn(BK + "totalColumn"), nn(self._column(sum_rule.total, paths[sum_rule.total])))
+            for part in sum_rule.parts:
+                yield Triple(rule, nn(BK + "partColumn"), nn(self._column(part, paths[part])))
 
     def resolve_name(self, scheme: str, label: str, level: int | None = None) -> str | None:
         """A name printed without its code → the code, through the national code list."""

@@ -35,6 +35,7 @@ class DocumentEntry:
     year: int = 0
     kind: str = ""  # 预算 | 决算
     budget: str = ""  # the bk:Budget IRI
+    reading: dict[str, int] = field(default_factory=dict)  # its counts in reading.json (tables, balanced …)
 
 
 def _document(base: str, data: dict[str, Any]) -> DocumentEntry:
@@ -62,6 +63,7 @@ class Manifest:
     failures: tuple[FailureEntry, ...] = ()
     reference_dump: str = "dumps/reference.ttl"
     validation_dump: str = "validation/report.ttl"
+    reading: str = "reading.json"  # every table's reading status (reading.py)
     license: str | None = None
     publisher: str | None = None
     version: int = MANIFEST_VERSION

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from budgetkg.codelists import code_list
 from budgetkg.kinds import code_scheme, recognise
+from budgetkg.layout import LayoutSettings
 from budgetkg.mapping import Mappings, TableKind, Vocabulary, load_mappings, squash
 from budgetkg.model import (
     TEXT_LAYER,
@@ -57,13 +58,17 @@ def read_document(
     return document_from_pages(source, pages, mappings)
 
 
-def document_from_pages(source: SourceFile, pages: list[PageText], mappings: Mappings | None = None) -> Document:
+def document_from_pages(
+    source: SourceFile, pages: list[PageText], mappings: Mappings | None = None, settings: LayoutSettings | None = None
+) -> Document:
     """The Document from all its pages in order, however they were read (at once, or in parts
-    by several processes). Raises InputError when they hold no readable budget, or when the
-    document does not say whose budget it is or for which year."""
+    by several processes), with the geometry `settings` of mappings/layout.toml unless others
+    are given (build.alternative_readings: another column strategy). Raises InputError when
+    they hold no readable budget, or when the document does not say whose budget it is or for
+    which year."""
     mappings = mappings or load_mappings()
     vocabulary = mappings.vocabulary
-    raw_tables = find_tables(pages, mappings)
+    raw_tables = find_tables(pages, mappings, settings)
     if not raw_tables:
         raise InputError(source.path, "contains no recognisable budget table")
     prose = read_prose(pages)

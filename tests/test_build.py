@@ -57,10 +57,10 @@ def _quiet(**kwargs: object) -> BuildOptions:
 
 
 def _no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(path: Path, mappings: object = None, engine: str = DEFAULT_ENGINE) -> None:
-        raise AssertionError(f"{path} was parsed again")
+    def refuse(source: object, pages: object, mappings: object = None, settings: object = None) -> None:
+        raise AssertionError(f"{source} was parsed again")
 
-    monkeypatch.setattr(budgetkg.reader, "read_document", refuse)
+    monkeypatch.setattr(budgetkg.reader, "document_from_pages", refuse)
 
 
 def _dumps(out: Path) -> dict[str, bytes]:
@@ -115,9 +115,10 @@ def test_one_bad_file_never_stops_the_others(inputs: Path, tmp_path: Path, monke
     for name in ("crash.pdf", "hang.pdf", "bug.pdf"):
         (inputs / name).write_bytes(data + name.encode())  # same budget, other bytes
 
-    real = budgetkg.reader.read_document
+    real = budgetkg.reader.document_from_pages
 
-    def reader(path: Path, mappings: object = None, engine: str = DEFAULT_ENGINE, ocr: object = None):  # noqa: ANN202
+    def reader(source, pages, mappings: object = None, settings: object = None):  # noqa: ANN001, ANN202
+        path = Path(source.path)
         if path.name == "crash.pdf":  # the PDF library segfaults on this one
             faulthandler.disable()  # pytest's handler would print a traceback for it
             os.kill(os.getpid(), signal.SIGSEGV)
@@ -125,9 +126,9 @@ def test_one_bad_file_never_stops_the_others(inputs: Path, tmp_path: Path, monke
             time.sleep(600)
         if path.name == "bug.pdf":
             raise ZeroDivisionError("a reader bug")
-        return real(path, mappings, engine, ocr)
+        return real(source, pages, mappings, settings)
 
-    monkeypatch.setattr(budgetkg.reader, "read_document", reader)  # the forked workers inherit it
+    monkeypatch.setattr(budgetkg.reader, "document_from_pages", reader)  # the forked workers inherit it
     out = tmp_path / "build"
     result = build([inputs], _quiet(out=out, timeout=10, validate=True), echo=lambda m: None)
 
@@ -245,7 +246,7 @@ def test_progress_bar_shows_documents_pages_and_failures(inputs: Path, tmp_path:
     assert "parsing: 100%" in err and "3/3" in err
     assert f"pages={pages}" in err and "failed=1" in err
     assert "validating: 100%" in err and "2/2" in err
-    assert f"failed: {inputs / 'broken.pdf'}: is not a PDF file" in err
+    assert f"failed: {inputs / 'broken.pdf'}: pdf: is not a PDF file" in err
     assert "built 2 document(s)" in err
 
 
@@ -259,9 +260,9 @@ def test_a_document_read_in_parts_is_the_document_read_whole(sample_document) ->
     odd, even = (read_pages(SAMPLE_PDF, range(first, count + 1, 2)) for first in (1, 2))
     assert [p.number for p in even] == list(range(2, count + 1, 2))  # numbers stay those of the document
     pages = sorted(odd + even, key=lambda p: p.number)
-    document, error = build_module._assemble(SAMPLE_PDF, build_module.sha256_of(SAMPLE_PDF), pages)
-    assert error is None and document == sample_document
-    assert pickle.loads(pickle.dumps(document, protocol=pickle.HIGHEST_PROTOCOL)) == sample_document
+    blob, error = build_module._assemble(SAMPLE_PDF, build_module.sha256_of(SAMPLE_PDF), pages)
+    assert error is None and blob is not None
+    assert pickle.loads(blob).document == sample_document  # a reading.ParsedDocument, as cached
 
 
 def test_the_shapes_are_shared_out_without_loss_or_overlap() -> None:

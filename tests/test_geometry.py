@@ -7,7 +7,6 @@ Only the pages needed are read (read_pages with page numbers), so the file runs 
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import pytest
@@ -19,19 +18,6 @@ from budgetkg.mapping import load_mappings
 from budgetkg.model import RawTable
 from budgetkg.pdf import read_pages
 from budgetkg.tables import find_tables
-
-REAL_DOCS_ENV = "BUDGETKG_REAL_DOCS"
-REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="session")
-def real_docs_dir() -> Path:
-    """The folder of real published budget PDFs, or skip (the same as read-checks' fixture of
-    tests/conftest.py; drop this copy once that one is merged)."""
-    folder = Path(os.environ.get(REAL_DOCS_ENV) or REPO.parent / "shared" / "samples" / "real")
-    if not folder.is_dir() or not any(folder.glob("*.pdf")):
-        pytest.skip(f"real documents not found in {folder}: set ${REAL_DOCS_ENV} to the folder of real budget PDFs")
-    return folder
 
 
 def tables_of(folder: Path, name: str, pages: list[int], **settings: object) -> list[RawTable]:

@@ -276,8 +276,8 @@ def test_renamed_department_is_one_organisation_across_years(sample_document) ->
     assert ("201", "2023", "38706.54") in rows and ("201", "2026", "38706.54") in rows
 
 
-def test_2023_and_2026_budgets_of_one_department_line_up(tmp_path: Path) -> None:
-    real_2026 = SAMPLE_PDF.parent / "real" / "01-gz-zwfwsjglj-2026.pdf"
+def test_2023_and_2026_budgets_of_one_department_line_up(tmp_path: Path, real_docs_dir: Path) -> None:
+    real_2026 = real_docs_dir / "01-gz-zwfwsjglj-2026.pdf"
     out = tmp_path / "two"
     build(
         [SAMPLE_PDF, real_2026],

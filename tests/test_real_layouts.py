@@ -1,40 +1,36 @@
-"""Real published layouts (issue 7): four documents of three cities, one of them a 决算.
+"""Real published layouts: the fifteen documents of `$BUDGETKG_REAL_DOCS`, built together once.
 
-Every expectation here was checked against the page text (pdfplumber words of the pages named
-in the comments): the number of rows and amounts per table (every amount printed on a table
-page is read; a blank cell is a zero of its column), a few rows per table to the exact printed
-figure, the document's identity, and the validation findings. Real documents balance, so a
-violation would be a reading error: none is allowed beyond the documents' own inconsistencies.
+The documents are never committed: they come from the `real_docs_dir` fixture (tests/conftest.py),
+and every test here reads the one session build of all of them (`real_build`, the issue's done
+criterion: all of them in one run). For every document: its department, year and kind as the
+folder's README.md states them, and the listing of its SHACL violations and of its reading
+status (reading.json). Real documents balance, so a violation or a failing reading check is a
+reading error until the page shows otherwise.
+
+For four documents of three cities (one a 决算, issue 7) every expectation was also checked
+against the page text (pdfplumber words of the pages named in the comments): the number of rows
+and amounts per table (every amount printed on a table page is read; a blank cell is a zero of
+its column) and a few rows per table to the exact printed figure.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from conftest import BASE, FIXTURES
+from conftest import BASE, RealBuild, RealDoc
 
-from budgetkg.build import BuildOptions, build
-from budgetkg.graph import GraphBuilder
 from budgetkg.mapping import squash
 from budgetkg.model import Document, Row, RowKind, Side
-from budgetkg.reader import _code_from_columns, read_document
-from budgetkg.validation import validate_datasets
+from budgetkg.reader import _code_from_columns
+from budgetkg.reading import BALANCED
 
-REAL = FIXTURES / "real"
 GZ, SZ, SH, JS = "01-gz-zwfwsjglj-2026", "07-sz-tjj-2026", "09-sh-pt-zfb-2025", "10-sh-pt-czj-2024-js"
 NAMES = (GZ, SZ, SH, JS)
 SHAPES = "https://w3id.org/budgetkg/shapes#"
-
-IDENTITY = {
-    GZ: ("广州市政务服务和数据管理局", 2026, "预算"),  # printed name of 2026 (renamed since 2023)
-    SZ: ("深圳市统计局", 2026, "预算"),  # cover: 2026年深圳市统计局（本级）部门预算
-    SH: ("上海市普陀区人民政府办公室", 2025, "预算"),  # cover: 预算主管部门：…
-    JS: ("上海市普陀区财政局", 2024, "决算"),
-}
 
 #: Table numbers in reading order (1–12 the seed's kinds, 13 key projects, 14 Shenzhen's
 #: 一般公共预算支出表（按经济分类）).
@@ -143,22 +139,31 @@ SPOTS = {
     ],
 }
 
-#: Inconsistencies of the documents themselves: none found in these four.
-GENUINE: dict[str, set[tuple[str, int, str]]] = {name: set() for name in NAMES}
+#: Inconsistencies of the documents themselves (shape, table number, row), each checked on the
+#: page and listed in the real documents' README: none found so far.
+GENUINE: dict[str, set[tuple[str, int, str]]] = {}
+
+#: Documents misread when this listing was made (issue 11, main 253f429): what was wrong. A
+#: document listed here whose reading is not yet clean is an expected failure (xfail) whose
+#: reason is the precise listing; any other document must build, balance and validate clean.
+KNOWN_MISREADINGS = {
+    "03-gz-swxcb-2026": "table 11 total 11123.18 vs top rows 10527.56",
+    "06-gz-wjw-2026": "其他资金 lost beside wrapped 绩效目标; a repeated header read as a row (p.113)",
+    "08-sh-tjdsj-2026": "no table recognised (预算单位… titles)",
+    "11-js-swbgt-2019": "department and year not found; three-pane summary; codes read as amounts",
+    "12-cn-gjxfj-2026": "department not found; amounts glued to the next label",
+    "13-suz-sjj-2026": "department not found: collides with 12 as unknown-2026-budget",
+    "14-cs-xfj-2026": "column-number row read as data; split 类/款/项 codes lost; '**' codes",
+    "15-hz-qxj-2026": "no table recognised (市级部门… titles); column-number row",
+}
 
 
 @pytest.fixture(scope="session")
-def real_docs() -> dict[str, Document]:
-    return {name: read_document(REAL / f"{name}.pdf") for name in NAMES}
-
-
-@pytest.fixture(scope="session")
-def real_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("real") / "build"
-    result = build([REAL], BuildOptions(out=out, base_uri=BASE, progress=False), echo=lambda m: None)
-    assert not result.failures
-    assert len(result.documents) == 4
-    return out
+def real_docs(real_build: RealBuild) -> dict[str, Document]:
+    """The four documents checked figure by figure, as the shared build read them."""
+    missing = [name for name in NAMES if not any(d.source.name == f"{name}.pdf" for d in real_build.result.documents)]
+    assert not missing, f"not built: {missing}; failures: {real_build.result.failures}"
+    return {name: real_build.document(name) for name in NAMES}
 
 
 def _table(doc: Document, number: int):
@@ -180,9 +185,10 @@ def _row(doc: Document, number: int, label: str, code: str | None, keys: tuple[s
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_identity_and_tables(real_docs: dict[str, Document], name: str) -> None:
+def test_identity_and_tables(real_docs: dict[str, Document], real_manifest: dict[str, RealDoc], name: str) -> None:
     doc = real_docs[name]
-    assert (doc.department, doc.year, doc.kind) == IDENTITY[name]
+    expected = real_manifest[name]
+    assert (doc.department, doc.year, doc.kind) == (expected.issuer, expected.year, expected.kind)
     assert [t.number for t in doc.tables] == TABLES[name]
     assert all(t.kind != "unknown" for t in doc.tables)
     assert not doc.warnings
@@ -264,16 +270,8 @@ def test_units_two_panes_and_sub_items(real_docs: dict[str, Document]) -> None:
     assert _row(real_docs[SZ], 11, "基本工资", None).parent_label == "工资福利支出"
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_violations_are_only_known_ones(real_docs: dict[str, Document], name: str) -> None:
-    builder = GraphBuilder(BASE)
-    findings = validate_datasets(builder.build([real_docs[name]]), builder).findings
-    found = {(f.shape.removeprefix(SHAPES), f.table_no, squash(f.row)) for f in findings if f.severity == "Violation"}
-    assert found == GENUINE[name], sorted(found ^ GENUINE[name])
-
-
-def test_build_writes_every_amount(real_build: Path, real_docs: dict[str, Document]) -> None:
-    with (real_build / "lines.csv").open(encoding="utf-8") as fh:
+def test_build_writes_every_amount(real_build: RealBuild, real_docs: dict[str, Document]) -> None:
+    with (real_build.out / "lines.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     per_doc = Counter(r["document"] for r in rows)
     for name in NAMES:
@@ -284,4 +282,150 @@ def test_build_writes_every_amount(real_build: Path, real_docs: dict[str, Docume
     sh = [r for r in rows if r["document"] == f"{SH}.pdf"]
     first = next(r for r in sh if r["item"] == "一、财政拨款收入")
     assert (first["amount"], first["currency_unit"]) == ("91016775.35", "元")
-    assert (real_build / "validation" / "report.html").exists()
+    assert (real_build.out / "validation" / "report.html").exists()
+
+
+# --- every real document: identity, then the listing of violations and reading status ------------
+
+
+def _known_or_fail(name: str, problems: list[str]) -> None:
+    """Fail with the listing, or xfail with it for a document known to be misread."""
+    if not problems:
+        return
+    listing = f"{name}: " + "; ".join(problems)
+    if name in KNOWN_MISREADINGS:
+        pytest.xfail(f"known misreading ({KNOWN_MISREADINGS[name]}): {listing}")
+    pytest.fail(listing)
+
+
+def test_all_documents_build_together(real_build: RealBuild, real_manifest: dict[str, RealDoc]) -> None:
+    built = {d.source.name.removesuffix(".pdf") for d in real_build.result.documents}
+    failed = {f.path.rsplit("/", 1)[-1].removesuffix(".pdf"): f.reason for f in real_build.result.failures}
+    assert built | set(failed) == set(real_manifest), "every document is built or fails with its reason"
+    assert all(reason.split(":", 1)[0] in STAGE_NAMES for reason in failed.values()), failed
+    unexpected = {name: reason for name, reason in failed.items() if name not in KNOWN_MISREADINGS}
+    assert not unexpected
+    if failed:
+        pytest.xfail("known misreadings: " + "; ".join(f"{name}: {reason}" for name, reason in sorted(failed.items())))
+
+
+STAGE_NAMES = {"pdf", "tables", "reader", "reading", "graph", "validation", "store", "export"}
+
+
+def _document_or_xfail(real_build: RealBuild, name: str) -> Document:
+    try:
+        return real_build.document(name)
+    except StopIteration:
+        reason = next((f.reason for f in real_build.result.failures if f.path.endswith(f"{name}.pdf")), "not built")
+        _known_or_fail(name, [f"not built: {reason}"])
+        raise
+
+
+def test_identity_of_every_document(real_build: RealBuild, real_manifest: dict[str, RealDoc]) -> None:
+    """Department, year and kind as the README states them, for every document at once (one
+    listing: which documents are still read wrong, and how)."""
+    wrong, known = [], []
+    for name, expected in sorted(real_manifest.items()):
+        doc = next((d for d in real_build.result.documents if d.source.name == f"{name}.pdf"), None)
+        got = (doc.department, doc.year, doc.kind) if doc is not None else ("not built", 0, "")
+        if got != (expected.issuer, expected.year, expected.kind):
+            line = f"{name}: read {got}, README says {(expected.issuer, expected.year, expected.kind)}"
+            (known if name in KNOWN_MISREADINGS else wrong).append(line)
+    assert not wrong, wrong
+    if known:
+        pytest.xfail("known misreadings: " + "; ".join(known))
+
+
+def _listing(real_build: RealBuild, name: str) -> list[str]:
+    """What is wrong with one document's reading: tables not balanced, numbers in no cell,
+    SHACL violations other than the document's own (GENUINE)."""
+    doc = _document_or_xfail(real_build, name)
+    reading = real_build.reading(name)
+    problems = []
+    for t in reading.tables:
+        if t.status != BALANCED:
+            first = t.failures[0].text() if t.failures else t.reason
+            where = f"table {t.number} “{t.title}” p.{t.pages[0]}"
+            problems.append(f"{where}: {t.status} ({len(t.failures)} failing; {first})")
+    if reading.unplaced.total:
+        pages = ", ".join(f"p.{page}: {' '.join(found[:4])}" for page, found in reading.unplaced.pages[:4])
+        problems.append(f"{reading.unplaced.total} numbers in no cell ({pages})")
+    report = real_build.result.report
+    assert report is not None
+    genuine = GENUINE.get(name, set())
+    violations = [
+        f
+        for f in report.findings
+        if f.document == doc.source.name
+        and f.severity == "Violation"
+        and not _about_reference(f.focus)
+        and (f.shape.removeprefix(SHAPES), f.table_no, squash(f.row)) not in genuine
+    ]
+    by_shape = Counter(f.shape.removeprefix(SHAPES) for f in violations)
+    if violations:
+        first = "; ".join(f"table {f.table_no} p.{','.join(map(str, f.pages))}: {f.message}" for f in violations[:2])
+        problems.append(f"{len(violations)} SHACL violations {dict(sorted(by_shape.items()))} (e.g. {first})")
+    return problems
+
+
+def _about_reference(focus: str) -> bool:
+    """A finding about the reference graph (the code lists all documents share), reported with
+    every document validated against it: listed once, by test_reference_code_lists."""
+    return focus.startswith(f"{BASE}def/")
+
+
+def test_reference_code_lists(real_build: RealBuild) -> None:
+    """The classification codes the documents brought into the shared code lists are well formed."""
+    report = real_build.result.report
+    assert report is not None
+    found = sorted({f"{f.focus.removeprefix(BASE)}: {f.message}" for f in report.findings if _about_reference(f.focus)})
+    if found:
+        pytest.xfail(f"known misreading ({KNOWN_REFERENCE}): " + "; ".join(found))
+
+
+#: Wrong codes in the shared code lists when this listing was made (main 253f429).
+KNOWN_REFERENCE = "func/12, func/1260, func/126001 read in 01–03 from a code wrapped over two lines"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "01-gz-zwfwsjglj-2026",
+        "02-gz-xfj-2026",
+        "03-gz-swxcb-2026",
+        "04-gz-qxj-2026",
+        "05-gz-tjj-2026",
+        "06-gz-wjw-2026",
+        "07-sz-tjj-2026",
+        "08-sh-tjdsj-2026",
+        "09-sh-pt-zfb-2025",
+        "10-sh-pt-czj-2024-js",
+        "11-js-swbgt-2019",
+        "12-cn-gjxfj-2026",
+        "13-suz-sjj-2026",
+        "14-cs-xfj-2026",
+        "15-hz-qxj-2026",
+    ],
+)
+def test_reading_status_and_violations(real_build: RealBuild, real_manifest: dict[str, RealDoc], name: str) -> None:
+    """Every table balanced, no number left out of the cells, no SHACL violation but the
+    document's own: or, for a document known to be misread, the precise listing as xfail."""
+    if name not in real_manifest:
+        pytest.skip(f"{name} is not in this folder of real documents")
+    _known_or_fail(name, _listing(real_build, name))
+
+
+def test_reading_json_and_build_json_agree(real_build: RealBuild) -> None:
+    data = json.loads((real_build.out / "reading.json").read_text(encoding="utf-8"))
+    manifest = json.loads((real_build.out / "build.json").read_text(encoding="utf-8"))
+    assert [d["file"] for d in data["documents"]] == [d.source.name for d in real_build.result.documents]
+    for entry, doc in zip(manifest["documents"], data["documents"], strict=True):
+        assert entry["file"] == doc["file"]
+        assert entry["reading"] == doc["summary"]
+        counts = Counter(t["status"] for t in doc["tables"])
+        assert doc["summary"]["balanced"] == counts["balanced"]
+        assert doc["summary"]["tables"] == len(doc["tables"])
+    # one summary line per document, printed by the build
+    lines = [m for m in real_build.echoed if m.startswith("reading: ")]
+    assert len(lines) == len(real_build.result.documents)
+    assert all(" tables, " in m and " balanced, " in m and " not understood" in m for m in lines)
