@@ -34,7 +34,7 @@ from pyoxigraph import Triple
 
 from budgetkg.graph import BK, MULTIPLIER, RDFS, A, GraphBuilder, code_list, decimal_literal, lit, nn, typed
 from budgetkg.mapping import MAPPINGS_DIR, Mappings, load_mappings, normalise_title, squash
-from budgetkg.model import Document, PageLine, Row, Table
+from budgetkg.model import Amount, Document, PageLine, Row, Table
 
 #: The power of ten of each printed currency unit (one definition: graph.MULTIPLIER).
 CURRENCY_EXPONENT = MULTIPLIER
@@ -123,6 +123,7 @@ class Vocabulary:
     down: tuple[str, ...]
     classes: tuple[ClassPattern, ...] = ()
     completion: re.Pattern[str] | None = None
+    change_columns: tuple[str, ...] = ()  # header words of a column printing a change
 
     def term_index(self) -> list[tuple[str, Subject]]:
         return [(norm(t), s) for s in self.subjects.values() for t in s.terms]
@@ -191,7 +192,9 @@ def load_vocabulary(path: Path = MAPPINGS_DIR / "claims.toml") -> Vocabulary:
         for c in data.get("classes", ())
     )
     completion = re.compile(data["completion"]["pattern"]) if "completion" in data else None
-    return Vocabulary(subjects, tuple(change["up"]), tuple(change["down"]), classes, completion)
+    return Vocabulary(
+        subjects, tuple(change["up"]), tuple(change["down"]), classes, completion, tuple(change.get("columns", ()))
+    )
 
 
 def _required(entries: Iterable[dict]) -> tuple[RequiredTable, ...]:
@@ -423,7 +426,7 @@ def table_figures(doc: Document, subject: Subject, year: int | None = None) -> l
             for row in table.rows:
                 if not pattern.fullmatch(_label(row)) or not row.amounts:
                     continue
-                amount = next((a for k in subject.measures for a in row.amounts if a.measure_key == k), row.amounts[0])
+                amount = _year_amount(row, subject.measures, doc.year)
                 out.append(TableFigure(amount.value, amount.printed, table.currency_unit, _where(table, row)))
         if out or not subject.columns:
             continue
@@ -437,6 +440,30 @@ def table_figures(doc: Document, subject: Subject, year: int | None = None) -> l
                 out.append(TableFigure(amount.value, amount.printed, table.currency_unit, _where(table, row, column)))
                 break
     return out
+
+
+_YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
+
+
+def _year_amount(row: Row, measures: tuple[str, ...], year: int) -> Amount:
+    """The amount of the document's year on a row, in the subject's preferred column.
+
+    A column key is year-free (`2026年预算数` and `2025年执行数` are keyed 预算数 and 执行数), so
+    the first amount of a row may be last year's: 国家信访局 2026 prints 2025年执行数 first. The
+    preferred keys are tried exactly; else the first column whose header names no other year and
+    no change (`增减额`) — a table's first amount column is its total (杭州 prints “三公”经费合计
+    before the parts); only a row with no such column falls back to its first amount.
+    """
+    exact = next((a for k in measures for a in row.amounts if a.measure_key == k), None)
+    if exact is not None:
+        return exact
+    words = load_vocabulary().change_columns
+
+    def of_the_year(a: Amount) -> bool:
+        header = "".join(a.measure)
+        return {int(y) for y in _YEAR.findall(header)} <= {year} and not any(w in header for w in words)
+
+    return next((a for a in row.amounts if of_the_year(a)), row.amounts[0])
 
 
 def _in_unit(value: Decimal, unit: str, target: str) -> Decimal:

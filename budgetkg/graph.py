@@ -21,11 +21,10 @@ from budgetkg.codelists import (
     CodeEntry,
     code_level,
     code_list,
-    nesting_codes,
     parent_code,
     printed_name,
     resolve_name,
-    row_code,
+    table_codes,
 )
 from budgetkg.hierarchy import row_parents
 from budgetkg.mapping import Mappings, load_mappings, normalise_title, squash
@@ -229,8 +228,7 @@ class GraphBuilder:
             kinds.add((table.kind, normalise_title(table.title)))
             if table.code_scheme in SCHEMES:
                 years.add((table.code_scheme, doc.year))
-            for row in table.rows:
-                coded = row_code(row, table)
+            for row, coded in zip(table.rows, table_codes(table), strict=True):
                 if coded:
                     years.add((coded[0], doc.year))
                     concepts.add((coded[0], coded[1], printed_name(row) if not row.code else squash(row.label)))
@@ -393,8 +391,8 @@ class GraphBuilder:
         table_scheme = table.code_scheme if table.code_scheme in SCHEMES else None
         if table.code_scheme == "functional-class-names":
             table_scheme = "functional"
-        codes = [row_code(row, table) for row in table.rows]
-        parents = row_parents(table, nesting_codes(table, [c[1] if c else None for c in codes]))
+        codes = table_codes(table)
+        parents = row_parents(table, [c[1] if c else None for c in codes])
         keys: list[str] = []
         seen: dict[str, int] = {}
         for row in table.rows:

@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from budgetkg.codelists import row_code
+from budgetkg.codelists import table_codes
 from budgetkg.mapping import normalise_title
 from budgetkg.model import Document
 
@@ -31,8 +31,7 @@ HEADER = (
 def document_lines(doc: Document) -> Iterator[tuple[str, ...]]:
     for table in doc.tables:
         title = normalise_title(table.title)
-        for row in table.rows:
-            coded = row_code(row, table)  # the graph's code: printed, or the class a printed name names
+        for row, coded in zip(table.rows, table_codes(table), strict=True):  # the graph's codes
             for amount in row.amounts:
                 yield (
                     doc.source.name,

@@ -11,7 +11,12 @@ no SHACL: milliseconds per document) and gives every table a reading status:
 - ``balanced``: read, and every check that applies holds (up to the rounding tolerance);
 - ``failing``: read, and N checks fail — each with its row, column, printed and expected
   figure and page;
-- ``not-understood``: no table kind, no amounts or no rows (nothing to check).
+- ``empty``: a table of a known kind printed without a figure — no row or no amount read, and
+  no number on its pages left outside a cell (12-cn's and 14-cs's 政府性基金 tables: a header,
+  a blank 合计 or none, and a 说明); whether it carries its 空表说明 is the audit's question
+  (claims.completeness), not the reader's;
+- ``not-understood``: no table kind, or no amounts or no rows while its pages print numbers
+  that landed in no cell (nothing to check, and something was missed).
 
 It also counts the numbers printed on a table's pages that landed in no cell of any table
 (`unplaced_numbers`), from the pdf stage's `PageText`: a number that the reader dropped is
@@ -46,7 +51,7 @@ from budgetkg.mapping import Mappings, load_mappings, squash
 from budgetkg.model import Document, InputError, PageText, Row, RowKind, Side, Table
 
 #: Status of one table's reading, as written to reading.json.
-BALANCED, FAILING, NOT_UNDERSTOOD = "balanced", "failing", "not-understood"
+BALANCED, FAILING, EMPTY, NOT_UNDERSTOOD = "balanced", "failing", "empty", "not-understood"
 
 
 class Check(StrEnum):
@@ -107,7 +112,7 @@ class TableReading:
     kind: str
     number: int
     pages: tuple[int, ...]
-    status: str  # BALANCED | FAILING | NOT_UNDERSTOOD
+    status: str  # BALANCED | FAILING | EMPTY | NOT_UNDERSTOOD
     checks: int  # comparisons made
     failures: tuple[Failure, ...] = ()
     reason: str = ""  # why not understood
@@ -167,6 +172,7 @@ class DocumentReading:
             "failing": c.get(FAILING, 0),
             "failing_checks": sum(len(t.failures) for t in self.tables if t.status == FAILING),
             "not_understood": c.get(NOT_UNDERSTOOD, 0),
+            "empty": c.get(EMPTY, 0),
             "unplaced_numbers": self.unplaced.total,
         }
 
@@ -175,7 +181,8 @@ class DocumentReading:
         c = self.counts()
         return (
             f"{c['tables']} tables, {c['balanced']} balanced, {c['failing']} with {c['failing_checks']} failing "
-            f"checks, {c['not_understood']} not understood; {c['unplaced_numbers']} numbers in no cell"
+            f"checks, {c['not_understood']} not understood, {c['empty']} empty; "
+            f"{c['unplaced_numbers']} numbers in no cell"
         )
 
     def as_json(self) -> dict[str, object]:
@@ -299,6 +306,9 @@ class _Checker:
 def _page(pages: Sequence[int]) -> int:
     """The first page of a row or table (0 if the reader recorded none)."""
     return pages[0] if pages else 0
+
+
+_NOTHING_READ = ("no rows read", "no amounts read")
 
 
 def _not_understood(table: Table) -> str:
@@ -504,6 +514,8 @@ def check_document(
             failures.extend(cross[index].failures)
             count += cross[index].count
         status = NOT_UNDERSTOOD if reason else FAILING if failures else BALANCED
+        if reason in _NOTHING_READ and not unplaced.on(table.pages):
+            status, reason = EMPTY, f"printed without figures ({reason}, no number on its pages outside a cell)"
         readings.append(
             TableReading(
                 title=table.title,
@@ -740,7 +752,8 @@ def write_reading(path: Path, readings: Sequence[DocumentReading]) -> None:
         "statuses": {
             BALANCED: "read, and every check that applies holds",
             FAILING: "read, and the checks listed fail: a misreading until the page shows otherwise",
-            NOT_UNDERSTOOD: "no table kind fits, or no rows or amounts were read",
+            EMPTY: "a table of a known kind printed without figures (its pages print no number outside a cell)",
+            NOT_UNDERSTOOD: "no table kind fits, or no rows or amounts were read while its pages print numbers",
         },
     }
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -22,8 +22,10 @@ from budgetkg.mapping import load_mappings, squash
 from budgetkg.model import Amount, Document, Table
 from budgetkg.reading import (
     BALANCED,
+    EMPTY,
     FAILING,
     NOT_UNDERSTOOD,
+    UnplacedNumbers,
     best_reading,
     check_document,
     column_sum_rules,
@@ -93,6 +95,7 @@ def test_the_sample_balances_but_for_its_genuine_problems(sample_document: Docum
         "failing": 1,
         "failing_checks": 6,
         "not_understood": 0,
+        "empty": 0,
         "unplaced_numbers": 0,
     }
     assert reading.summary().startswith("13 tables, 12 balanced, 1 with 6 failing checks, 0 not understood")
@@ -211,6 +214,13 @@ def test_not_understood_tables(sample_document: Document) -> None:
         ),
     )
     reading = check_document(doc)
+    # nothing printed outside a cell on its pages: a known table printed empty (a 政府性基金 table)
+    assert [t.status for t in reading.tables] == [NOT_UNDERSTOOD, EMPTY, EMPTY]
+    assert reading.tables[0].reason == "no table kind fits its title"
+    assert reading.tables[1].reason.startswith("printed without figures (no rows read")
+    # the same with figures on its page that no cell holds: something was missed, not empty
+    missed = UnplacedNumbers(pages=((table.pages[0], ("59.00", "14.60")),))
+    reading = check_document(doc, unplaced=missed)
     assert [t.status for t in reading.tables] == [NOT_UNDERSTOOD] * 3
     assert [t.reason for t in reading.tables] == ["no table kind fits its title", "no rows read", "no amounts read"]
 
