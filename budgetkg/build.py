@@ -47,6 +47,7 @@ from budgetkg.processes import die_with_parent
 
 if TYPE_CHECKING:
     from budgetkg.graph import Dataset, GraphBuilder
+    from budgetkg.ocr import OcrOptions
     from budgetkg.reading import DocumentReading, UnplacedNumbers
     from budgetkg.validation import Finding, ValidationReport
 
@@ -61,6 +62,7 @@ READER_INPUTS = (
     "layout.py",
     "pdf.py",
     "pdf_pdfium.py",
+    "ocr.py",
     *(f"tables/{m}.py" for m in ("__init__", "patterns", "geometry", "locate", "header", "columns", "rows")),
     "reader.py",
     "kinds.py",
@@ -87,6 +89,7 @@ class BuildOptions:
     engine: str = DEFAULT_ENGINE  # the page source, see budgetkg.pdf.ENGINES
     license: str | None = None  # IRI of the data's licence, stated in the catalog (export.CatalogInfo)
     publisher: str | None = None  # the catalog's publisher (default: the department(s) read)
+    ocr: str = "auto"  # OCR pages without usable text (auto), every page (always) or none (never)
 
 
 @dataclass
@@ -405,13 +408,15 @@ def _pool(jobs: int, tasks: int, timeout: float | None) -> WorkerPool | InlinePo
 # --- tasks ---------------------------------------------------------------------------------------
 
 
-def _parse_task(path: str, engine: str = DEFAULT_ENGINE) -> tuple[bool, bytes | str]:
+def _parse_task(
+    path: str, engine: str = DEFAULT_ENGINE, ocr: OcrOptions | None = None
+) -> tuple[bool, bytes | str]:
     """(True, pickled reading.ParsedDocument) or (False, `stage: reason` why the file cannot be
     built). The pickle is also what the cache stores, so it is made once, here."""
     from budgetkg.pdf import read_pdf
 
     try:
-        source, pages = read_pdf(Path(path), engine)
+        source, pages = read_pdf(Path(path), engine, ocr)
     except Exception as exc:
         return False, failure_reason(exc, "pdf")
     return _parsed_document(source, pages)
@@ -458,14 +463,14 @@ def _parsed_document(source: Any, pages: list[PageText]) -> tuple[bool, bytes | 
 
 
 def _parse_pages_task(
-    path: str, numbers: tuple[int, ...], engine: str = DEFAULT_ENGINE
+    path: str, numbers: tuple[int, ...], engine: str = DEFAULT_ENGINE, ocr: OcrOptions | None = None
 ) -> tuple[bool, list[PageText] | str]:
     """(True, the pages numbered `numbers`) or (False, the one-line reason they cannot be read):
     one part of a document read by several workers, put together by `document_from_pages`."""
     from budgetkg.pdf import read_pages
 
     try:
-        return True, read_pages(Path(path), numbers, engine)
+        return True, read_pages(Path(path), numbers, engine, ocr)
     except Exception as exc:
         return False, failure_reason(exc, "pdf")
 
@@ -696,7 +701,19 @@ class _Build:
         return todo
 
     def _cache_name(self, item: _Input) -> str:
-        return f"{item.sha256}-{self.fingerprint}.pickle"
+        return f"{item.sha256}-{self.fingerprint}-ocr-{self.options.ocr}.pickle"
+
+    def _ocr_options(self) -> OcrOptions:
+        """OCR mode and cache for the workers: page results go into the new build's cache/ocr,
+        found there or in the previous build's (budgetkg/ocr.py)."""
+        from budgetkg.ocr import OcrOptions
+
+        return OcrOptions(
+            mode=self.options.ocr,
+            cache_dir=self.tmp / "cache" / "ocr",
+            previous_cache_dirs=(self.options.out / "cache" / "ocr",),
+            progress=self.options.progress,
+        )
 
     def _parse(self, todo: list[_Input]) -> None:
         """Parse in workers; take each input in input order as soon as it and those before it
@@ -707,10 +724,11 @@ class _Build:
         pool = _pool(self.options.jobs if plan else 0, len(plan), self.options.timeout)  # fork before any thread
         self.bar = _bar(self.options, total=len(self.items), desc="parsing", unit="doc")
         try:
+            ocr = self._ocr_options()
             tasks = [
-                Task(key, _parse_task, (str(job.item.path), self.options.engine))
+                Task(key, _parse_task, (str(job.item.path), self.options.engine, ocr))
                 if job.pages is None
-                else Task(key, _parse_pages_task, (str(job.item.path), job.pages, self.options.engine))
+                else Task(key, _parse_pages_task, (str(job.item.path), job.pages, self.options.engine, ocr))
                 for key, job in enumerate(plan)
             ]
             for task, outcome in pool.run(tasks, after_start=self._while_workers_start):

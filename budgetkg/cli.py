@@ -48,6 +48,13 @@ def usable_cpus() -> int:
     "--tolerance", default=None, help="Rounding tolerance per printed figure, in the printed unit (default 0.005)."
 )
 @click.option("--no-validate", is_flag=True, help="Skip SHACL validation.")
+@click.option(
+    "--ocr",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="OCR pages without usable text (auto), every page (always) or none (never).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
     "--engine",
@@ -70,6 +77,7 @@ def build_command(
     jobs: int,
     tolerance: str | None,
     no_validate: bool,
+    ocr: str,
     quiet: bool,
     license_iri: str | None,
     publisher: str | None,
@@ -86,6 +94,7 @@ def build_command(
         license=license_iri,
         publisher=publisher,
         engine=engine,
+        ocr=ocr,
     )
     try:
         result = build(list(inputs), options, echo=lambda m: click.echo(m, err=True))

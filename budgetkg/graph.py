@@ -28,7 +28,7 @@ from budgetkg.codelists import (
 )
 from budgetkg.hierarchy import row_parents
 from budgetkg.mapping import Mappings, load_mappings, normalise_title, squash
-from budgetkg.model import Document, Row, RowKind, Side, Table
+from budgetkg.model import TEXT_LAYER, Document, Row, RowKind, Side, Table
 from budgetkg.resources import data_dir
 
 ONTOLOGY_DIR = data_dir("ontology")
@@ -458,6 +458,10 @@ class GraphBuilder:
                 yield Triple(obs, nn(PROV + "wasDerivedFrom"), source)
                 if amount.blank:
                     yield Triple(obs, nn(BK + "printedBlank"), typed("true", "boolean"))
+                if amount.confidence is not None or amount.extracted_by != TEXT_LAYER:  # an OCR'd figure (issue 15)
+                    yield Triple(obs, nn(BK + "extractedBy"), lit(amount.extracted_by))
+                    confidence = Decimal(f"{amount.confidence or 0:.1f}")
+                    yield Triple(obs, nn(BK + "ocrConfidence"), decimal_literal(confidence))
                 quantity = quantities.get(amount.measure_key)
                 if quantity and (row.kind is RowKind.TOTAL and row.side is None or concept is not None):
                     code = coded[1] if coded else "total"

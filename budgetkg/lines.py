@@ -23,6 +23,8 @@ HEADER = (
     "amount",
     "currency_unit",
     "classification_code",
+    "extracted_by",
+    "confidence",
 )
 
 
@@ -43,6 +45,8 @@ def document_lines(doc: Document) -> Iterator[tuple[str, ...]]:
                     amount.printed.replace(",", "") if not amount.blank else "0",
                     table.currency_unit,
                     coded[1] if coded else "",
+                    amount.extracted_by,
+                    "" if amount.confidence is None else f"{amount.confidence:.1f}",
                 )
 
 

@@ -23,6 +23,9 @@ class InputError(Exception):
 
 # --- stage 1: pdf -------------------------------------------------------------------------
 
+#: ``extracted_by`` of what the PDF's own text layer gave (else the OCR engine and its version).
+TEXT_LAYER = "text layer"
+
 
 @dataclass(frozen=True, slots=True)
 class Word:
@@ -35,6 +38,7 @@ class Word:
     top: float
     bottom: float
     bold: bool = False  # set in a bold face (evidence of unit and total rows)
+    confidence: float | None = None  # the OCR engine's confidence (0–100); None from a text layer
 
     @property
     def xc(self) -> float:
@@ -106,6 +110,7 @@ class PageText:
     rules: tuple[Rule, ...]
     plain_text: str
     rotation: int = 0  # degrees the page was turned (clockwise) so that its text reads left to right
+    extracted_by: str = TEXT_LAYER  # or the OCR engine and version that read the page (ocr.py)
 
 
 def join_words(words: tuple[Word, ...] | list[Word]) -> str:
@@ -185,6 +190,8 @@ class Amount:
     value: Decimal
     printed: str  # exactly as printed (thousands separators kept)
     blank: bool = False  # a blank cell read as zero
+    extracted_by: str = TEXT_LAYER  # or the OCR engine and version (ocr.attach_provenance)
+    confidence: float | None = None  # the OCR engine's confidence in the printed figure (0–100)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pdfplumber
 from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
@@ -20,7 +21,7 @@ from pdfminer.psparser import PSException
 from pdfplumber.utils.text import WordExtractor
 
 from budgetkg.layout import LayoutSettings, load_layout
-from budgetkg.model import InputError, PageText, Rule, SourceFile, TextLine, Word
+from budgetkg.model import TEXT_LAYER, InputError, PageText, Rule, SourceFile, TextLine, Word
 
 # pdfminer logs every recoverable syntax oddity; a reader of real documents must not spam.
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
@@ -31,6 +32,9 @@ logging.getLogger("pdfminer").setLevel(logging.ERROR)
 #: with both on the sample, its rendered styles and every shared real document.
 ENGINES = ("pdfplumber", "pdfium")
 DEFAULT_ENGINE = "pdfium"
+
+if TYPE_CHECKING:
+    from budgetkg.ocr import OcrOptions
 
 QUOTES = re.compile(r"^[“”‘’\"'「」『』]+$")
 YEAR_END = re.compile(r"(?:^|\D)(?:19|20)\d{2}$")
@@ -44,9 +48,11 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_pdf(path: Path, engine: str = DEFAULT_ENGINE) -> tuple[SourceFile, list[PageText]]:
+def read_pdf(
+    path: Path, engine: str = DEFAULT_ENGINE, ocr: OcrOptions | None = None
+) -> tuple[SourceFile, list[PageText]]:
     """Open one PDF and return its pages, or raise InputError with a one-line reason."""
-    pages = read_pages(path, engine=engine)
+    pages = read_pages(path, engine=engine, ocr=ocr)
     return source_file(path, pages), pages
 
 
@@ -61,9 +67,22 @@ def count_pages(path: Path, engine: str = DEFAULT_ENGINE) -> int:
         return len(pdf.pages)
 
 
-def read_pages(path: Path, numbers: Sequence[int] | None = None, engine: str = DEFAULT_ENGINE) -> list[PageText]:
+def read_pages(
+    path: Path, numbers: Sequence[int] | None = None, engine: str = DEFAULT_ENGINE, ocr: OcrOptions | None = None
+) -> list[PageText]:
     """The pages numbered `numbers` (1-based, all when None) in that order, or InputError with a
-    one-line reason. Page numbers stay those of the whole document when only some are read."""
+    one-line reason. Page numbers stay those of the whole document when only some are read.
+    With `ocr`, pages that are images without a usable text layer are read by OCR instead
+    (budgetkg/ocr.py)."""
+    pages = _read_text_pages(path, numbers, engine)
+    if ocr is None or ocr.mode == "never":
+        return pages
+    from budgetkg.ocr import apply_ocr
+
+    return apply_ocr(path, pages, ocr)
+
+
+def _read_text_pages(path: Path, numbers: Sequence[int] | None, engine: str) -> list[PageText]:
     if engine not in ENGINES:
         raise ValueError(f"unknown PDF engine {engine!r} (known: {', '.join(ENGINES)})")
     name = str(path)
@@ -96,7 +115,9 @@ def source_file(path: Path, pages: list[PageText], sha256: str | None = None) ->
     if not pages:
         raise InputError(name, "has no pages")
     if not any(p.lines for p in pages):
-        raise InputError(name, "has no text layer (a scanned document?); OCR it first")
+        if any(p.extracted_by != TEXT_LAYER for p in pages):
+            raise InputError(name, "has no text layer, and OCR found no text on any page")
+        raise InputError(name, "has no text layer (a scanned document? --ocr auto reads pages that are images)")
     return SourceFile(path=name, name=path.name, sha256=sha256 or sha256_of(path), page_count=len(pages))
 
 

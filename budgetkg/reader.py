@@ -10,12 +10,14 @@ import re
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from budgetkg.codelists import code_list
 from budgetkg.kinds import code_scheme, recognise
 from budgetkg.layout import LayoutSettings
 from budgetkg.mapping import Mappings, TableKind, Vocabulary, load_mappings, squash
 from budgetkg.model import (
+    TEXT_LAYER,
     Amount,
     Document,
     InputError,
@@ -32,6 +34,9 @@ from budgetkg.pdf import DEFAULT_ENGINE, read_pdf
 from budgetkg.prose import read_prose
 from budgetkg.tables import AMOUNT, BRACKET_CODE, DASHES, find_tables
 
+if TYPE_CHECKING:
+    from budgetkg.ocr import OcrOptions
+
 YEAR_PREFIX = re.compile(r"(?:19|20)\d{2}年度?")
 YEAR = re.compile(r"((?:19|20)\d{2})年")
 CODE_CELL = re.compile(r"^(\d{3}(?:\d{2}){0,2})(?!\d)")  # a classification code at the start of a cell
@@ -43,10 +48,13 @@ COLUMN_NUMBER_MARKS = {"**", "*", "栏次", "行次", "栏号", "甲", "乙", "�
 CURRENCY_MULTIPLIER = {"元": 0, "千元": 3, "万元": 4, "亿元": 8}
 
 
-def read_document(path: Path, mappings: Mappings | None = None, engine: str = DEFAULT_ENGINE) -> Document:
-    """PDF file → Document (its pages read by `engine`, see budgetkg.pdf.ENGINES). Raises
-    InputError when the file is no readable budget."""
-    source, pages = read_pdf(path, engine)
+def read_document(
+    path: Path, mappings: Mappings | None = None, engine: str = DEFAULT_ENGINE, ocr: OcrOptions | None = None
+) -> Document:
+    """PDF file → Document (its pages read by `engine`, see budgetkg.pdf.ENGINES; pages that are
+    images without text read by OCR with `ocr`). Raises InputError when the file is no readable
+    budget."""
+    source, pages = read_pdf(path, engine, ocr)
     return document_from_pages(source, pages, mappings)
 
 
@@ -95,6 +103,12 @@ def document_from_pages(
         warnings.extend(f"{raw.title}: {w}" for w in raw.warnings)
     if not any(t.rows for t in tables):
         raise InputError(source.path, "contains no recognisable budget table")
+    if any(p.extracted_by != TEXT_LAYER for p in pages):  # OCR'd pages (issue 15): provenance, digit guard
+        from budgetkg.ocr import attach_provenance, digit_guard
+        from budgetkg.validation import DEFAULT_TOLERANCE
+
+        tables = attach_provenance(tables, pages)
+        warnings.extend(digit_guard(tables, pages, DEFAULT_TOLERANCE))
     return Document(
         source=source,
         department=department,

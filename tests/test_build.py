@@ -318,11 +318,11 @@ def test_a_part_that_kills_its_worker_fails_its_document_only(inputs: Path, tmp_
     victim, other = sorted(inputs.glob("*.pdf"))
     real = budgetkg.pdf.read_pages
 
-    def read_pages(path: Path, numbers=None, engine: str = DEFAULT_ENGINE):  # noqa: ANN001, ANN202
+    def read_pages(path: Path, numbers=None, engine: str = DEFAULT_ENGINE, ocr: object = None):  # noqa: ANN001, ANN202
         if path.name == victim.name and numbers is not None and 2 in numbers:
             faulthandler.disable()
             os.kill(os.getpid(), signal.SIGSEGV)
-        return real(path, numbers, engine)
+        return real(path, numbers, engine, ocr)
 
     monkeypatch.setattr(budgetkg.pdf, "read_pages", read_pages)  # the forked workers inherit it
     result = build([inputs], _quiet(out=tmp_path / "build", jobs=4), echo=lambda m: None)
