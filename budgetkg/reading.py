@@ -629,8 +629,11 @@ def _verdict(table: Table, tolerance: Decimal, final: bool) -> str:
 
 #: A figure as printed in a budget table: 1,234.56 / 1234 / -27.07 (full-width minus as well).
 _NUMBER = re.compile(r"^[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
-#: Digits inside a label or text (项目 “2025年…平台”, 表3-1): they are part of that cell.
-_DIGITS = re.compile(r"\d[\d,]*(?:\.\d+)?")
+#: Digits inside a label or text (项目 “2025年…平台”, 表3-1): they are part of that cell; with
+#: their sign where a sign can stand — at the start, after a space or a bracket — as the page
+#: prints them (12-cn's 增减(%) column: “-60.86%”), never a hyphen inside a project number
+#: (01-gz: “GZIT2022-SM-W-C-051103”, whose 051103 wraps onto a line of its own).
+_DIGITS = re.compile(r"(?:(?<![^\s(（])[-−])?\d[\d,]*(?:\.\d+)?")
 #: An amount glued to the next label (`16,474.82一、一般公共服务支出`, seen in 12-cn): a figure no
 #: cell holds. One or two decimals and no 年/月/日 after it: "1.2026年…" is an ordinal and a year.
 _GLUED = re.compile(r"(?<![\d.,])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)\.\d{1,2}(?![\d年月日号])")
@@ -705,7 +708,7 @@ def _cell_numbers(table: Table) -> Iterator[tuple[int, str]]:
                     yield page, code
             for text in texts:
                 for m in _DIGITS.finditer(text):
-                    yield page, m.group(0)
+                    yield page, m.group(0).replace("−", "-")
     for page in table.pages:
         for m in _DIGITS.finditer(table.title):
             yield page, m.group(0)

@@ -3,7 +3,6 @@ TOML alone, codes never read as amounts, and whose budget a document is — on r
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +15,6 @@ from budgetkg.model import Document, InputError, PageText, RowKind
 from budgetkg.pdf import read_pages, read_pdf, source_file
 from budgetkg.reader import document_from_pages
 
-REPO = Path(__file__).resolve().parents[1]
 # Only the documents this file needs, read once each (see test_real_layouts for all of them).
 NEEDED = (
     "08-sh-tjdsj-2026",
@@ -29,12 +27,11 @@ NEEDED = (
 
 
 @pytest.fixture(scope="module")
-def real_dir() -> Path:
-    """The real documents (the same folder as the session fixture real_docs_dir), or skip."""
-    folder = Path(os.environ.get("BUDGETKG_REAL_DOCS") or REPO.parent / "shared" / "samples" / "real")
-    if not all((folder / f"{name}.pdf").exists() for name in NEEDED):
-        pytest.skip(f"real documents not found in {folder}: set $BUDGETKG_REAL_DOCS to their folder")
-    return folder
+def real_dir(real_docs_dir: Path) -> Path:
+    """The session's folder of real documents (tests/conftest.py), or skip if these are absent."""
+    if not all((real_docs_dir / f"{name}.pdf").exists() for name in NEEDED):
+        pytest.skip(f"real documents {', '.join(NEEDED)} not found in {real_docs_dir}: set $BUDGETKG_REAL_DOCS")
+    return real_docs_dir
 
 
 @pytest.fixture(scope="module")

@@ -363,3 +363,8 @@ def test_a_reading_cannot_balance_by_losing_figures(sample_document: Document) -
     lost = dataclasses.replace(misread, rows=tuple(r for r in misread.rows if squash(r.label) != "行政经费"))
     assert failing_checks(lost) == 0 and failing_checks(misread) == 1
     assert best_reading([misread, lost]) is misread
+
+
+def test_signed_figures_of_a_text_column_are_placed(real_build) -> None:  # noqa: ANN001 - conftest.RealBuild
+    """12-cn's 增减(%) columns print “-60.86%”: a text cell holding the signed figure the page prints."""
+    assert real_build.reading("12-cn-gjxfj-2026").unplaced.on([10, 11]) == 0
