@@ -155,3 +155,26 @@ def test_strict_guard_refuses_any_mention_of_service() -> None:
         guard.check('SELECT ("service" AS ?x) {}', strict=True)
     with pytest.raises(guard.Refused):
         guard.check('SELECT ("\\u0073ervice" AS ?x) {}', strict=True)
+
+
+def test_confined_process_cannot_make_network_sockets() -> None:
+    """The filter itself, in a process of its own: inet sockets refused in every thread, AF_UNIX
+    (the worker's pipe to the server) still allowed."""
+    code = (
+        "import socket, threading\n"
+        "from budgetkg.serve.sandbox import confine\n"
+        "assert confine().network_blocked\n"
+        "socket.socketpair()\n"
+        "def inet(family):\n"
+        "    try:\n"
+        "        socket.socket(family, socket.SOCK_STREAM)\n"
+        "    except PermissionError:\n"
+        "        return 'refused'\n"
+        "    return 'opened'\n"
+        "out = [inet(socket.AF_INET), inet(socket.AF_INET6)]\n"
+        "t = threading.Thread(target=lambda: out.append(inet(socket.AF_INET))); t.start(); t.join()\n"
+        "print(' '.join(out))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["refused", "refused", "refused"]

@@ -68,8 +68,9 @@ class Confinement:
 def _assemble(arch: _Arch) -> bytes:
     """The BPF filter, packed as ``struct sock_filter`` (code, jump-if-true, jump-if-false, k).
 
-    Jumps are relative to the next instruction; each line says where it goes. The test that
-    runs a confined process checks the result (inet sockets refused, AF_UNIX still allowed).
+    Jumps are relative to the next instruction; each line says where it goes.
+    tests/test_serve_federation.py runs a confined process (inet sockets refused in every
+    thread, AF_UNIX still allowed) and the real pool against a loopback canary.
     """
     deny = (_RET_K, 0, 0, _RET_ERRNO | _EACCES)
     allow = (_RET_K, 0, 0, _RET_ALLOW)
