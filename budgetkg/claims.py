@@ -405,12 +405,15 @@ def _year_row(table: Table, year: int) -> Row | None:
     return by_year or (table.rows[0] if len(table.rows) == 1 else None)
 
 
-def table_figures(doc: Document, subject: Subject, year: int | None = None) -> list[TableFigure]:
+def table_figures(
+    doc: Document, subject: Subject, year: int | None = None, vocabulary: Vocabulary | None = None
+) -> list[TableFigure]:
     """Where the tables print the subject's figure: per row pattern (in the mapping's order),
     the rows of the subject's tables whose label matches, in the preferred column; for a table
     that prints the parts side by side, the subject's column on its total (or year's) row.
     With `year`: only a side-by-side table's row of that year (last year's figure, printed
     beside this year's)."""
+    change_columns = (vocabulary or load_vocabulary()).change_columns
     out: list[TableFigure] = []
     for table in _tables_for(doc, subject):
         if year is not None:
@@ -426,7 +429,7 @@ def table_figures(doc: Document, subject: Subject, year: int | None = None) -> l
             for row in table.rows:
                 if not pattern.fullmatch(_label(row)) or not row.amounts:
                     continue
-                amount = _year_amount(row, subject.measures, doc.year)
+                amount = _year_amount(row, subject.measures, doc.year, change_columns)
                 out.append(TableFigure(amount.value, amount.printed, table.currency_unit, _where(table, row)))
         if out or not subject.columns:
             continue
@@ -445,7 +448,7 @@ def table_figures(doc: Document, subject: Subject, year: int | None = None) -> l
 _YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
 
 
-def _year_amount(row: Row, measures: tuple[str, ...], year: int) -> Amount:
+def _year_amount(row: Row, measures: tuple[str, ...], year: int, change_columns: tuple[str, ...]) -> Amount:
     """The amount of the document's year on a row, in the subject's preferred column.
 
     A column key is year-free (`2026年预算数` and `2025年执行数` are keyed 预算数 and 执行数), so
@@ -457,11 +460,9 @@ def _year_amount(row: Row, measures: tuple[str, ...], year: int) -> Amount:
     exact = next((a for k in measures for a in row.amounts if a.measure_key == k), None)
     if exact is not None:
         return exact
-    words = load_vocabulary().change_columns
-
     def of_the_year(a: Amount) -> bool:
         header = "".join(a.measure)
-        return {int(y) for y in _YEAR.findall(header)} <= {year} and not any(w in header for w in words)
+        return {int(y) for y in _YEAR.findall(header)} <= {year} and not any(w in header for w in change_columns)
 
     return next((a for a in row.amounts if of_the_year(a)), row.amounts[0])
 
@@ -484,9 +485,9 @@ def _fmt(value: Decimal, places: int = 2) -> str:
     return f"{value.quantize(Decimal(1).scaleb(-places)):f}"
 
 
-def _amount_check(doc: Document, claim: Claim, fig: Figure, subject: Subject) -> Check:
+def _amount_check(doc: Document, claim: Claim, fig: Figure, subject: Subject, vocab: Vocabulary) -> Check:
     base = dict(page=claim.page, sentence=claim.sentence, subject=subject.label, printed=fig.printed, kind="amount")
-    candidates = table_figures(doc, subject) if fig.unit in CURRENCY_EXPONENT else []
+    candidates = table_figures(doc, subject, vocabulary=vocab) if fig.unit in CURRENCY_EXPONENT else []
     if not candidates:
         why = "no table of this document prints it" if subject.tables else "no table prints it"
         return Check(**base, compared_with=why, expected="", status="unverifiable")
@@ -584,14 +585,16 @@ def _rate_check(claim: Claim, label: str) -> Check:
     )
 
 
-def _change_check(doc: Document, claim: Claim, subject: Subject, previous: Document | None) -> Check:
+def _change_check(
+    doc: Document, claim: Claim, subject: Subject, previous: Document | None, vocab: Vocabulary
+) -> Check:
     assert claim.change is not None
     fig = claim.change
     base = dict(page=claim.page, sentence=claim.sentence, subject=subject.label, printed=fig.printed, kind="change")
     if previous is not None:
-        before, source = table_figures(previous, subject), f"{previous.source.name}: "
+        before, source = table_figures(previous, subject, vocabulary=vocab), f"{previous.source.name}: "
     else:  # a table of this document may print last year beside this year (深圳: 2025年 / 2026年 rows)
-        before, source = table_figures(doc, subject, doc.year - 1), ""
+        before, source = table_figures(doc, subject, doc.year - 1, vocab), ""
     if claim.amount is None or not before:
         why = (
             f"{previous.source.name} prints no figure for it"
@@ -721,9 +724,9 @@ def check_claims(doc: Document, previous: Document | None = None, vocabulary: Vo
                     out.append(Check(claim.page, claim.sentence, "", fig.printed, "figure", "", "", "unverifiable"))
             continue
         if claim.amount is not None:
-            out.append(_amount_check(doc, claim, claim.amount, subject))
+            out.append(_amount_check(doc, claim, claim.amount, subject, vocab))
         if claim.change is not None:
-            out.append(_change_check(doc, claim, subject, previous))
+            out.append(_change_check(doc, claim, subject, previous, vocab))
         if claim.rate is not None:
             out.append(_rate_check(claim, subject.label))
     out.extend(_parts_checks(claims, vocab))
@@ -1032,7 +1035,8 @@ def year_over_year(doc: Document, previous: Document, vocabulary: Vocabulary | N
         last_value = _in_unit(before[1], before[2], unit) if before else None
         add(f"{label}（类）", now[1] if now else None, last_value, unit)
     for subject in vocab.subjects.values():
-        now_f, before_f = table_figures(doc, subject), table_figures(previous, subject)
+        now_f = table_figures(doc, subject, vocabulary=vocab)
+        before_f = table_figures(previous, subject, vocabulary=vocab)
         if not now_f and not before_f:
             continue
         unit = (now_f or before_f)[0].unit
