@@ -86,14 +86,18 @@ def parse_layout(data: dict, source: str = "layout.toml") -> LayoutSettings:
             name = _field_name(section, key)
             if name not in fields:
                 raise LayoutError(f"{source}: unknown setting {section}.{key}")
-            values[name] = _typed(fields[name].type, value, f"{source}: {section}.{key}")
+            values[name] = typed_setting(fields[name].type, value, f"{source}: {section}.{key}")
     missing = [n for n in fields if n not in values]
     if missing:
         raise LayoutError(f"{source}: missing setting(s) {', '.join(missing)}")
     return LayoutSettings(**values)  # type: ignore[arg-type]
 
 
-def _typed(kind: object, value: object, where: str) -> object:
+def typed_setting(kind: object, value: object, where: str) -> object:
+    """A TOML value checked against the declared type of its settings field (the type as the
+    dataclass spells it), converted where TOML has no such type (a list → a tuple, an inline
+    table of numbers → sorted (key, float) pairs); LayoutError (a ValueError) naming `where`
+    otherwise. Shared by every settings file of mappings/ (layout.toml, ocr.toml)."""
     kind = str(kind)
     if kind == "bool":
         if isinstance(value, bool):
@@ -109,6 +113,12 @@ def _typed(kind: object, value: object, where: str) -> object:
             return value
     elif kind == "tuple[str, ...]" and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
+    elif (
+        kind == "tuple[tuple[str, float], ...]"
+        and isinstance(value, dict)
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value.values())
+    ):
+        return tuple(sorted((k, float(v)) for k, v in value.items()))
     raise LayoutError(f"{where}: {value!r} is not a {kind}")
 
 

@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 
+from budgetkg.layout import typed_setting
 from budgetkg.mapping import MAPPINGS_DIR
 from budgetkg.model import TEXT_LAYER, InputError, PageText, Rule, Table, Word
 
@@ -70,23 +71,7 @@ def load_ocr_settings(path: Path = OCR_FILE) -> OcrSettings:
     missing = sorted(set(fields) - set(data))
     if unknown or missing:
         raise ValueError(f"{path}: unknown setting(s) {unknown}, missing setting(s) {missing}")
-    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
-    for name, value in values.items():
-        kind = fields[name].type
-        ok = {
-            "str": isinstance(value, str),
-            "int": isinstance(value, int) and not isinstance(value, bool),
-            "float": isinstance(value, int | float) and not isinstance(value, bool),
-            "tuple[str, ...]": isinstance(value, tuple) and all(isinstance(v, str) for v in value),
-            "tuple[tuple[str, float], ...]": isinstance(value, dict)
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()),
-        }.get(str(kind), False)
-        if not ok:
-            raise ValueError(f"{path}: {name}: {value!r} is not a {kind}")
-    values = {k: float(v) if str(fields[k].type) == "float" else v for k, v in values.items()}
-    values = {
-        k: tuple(sorted((e, float(g)) for e, g in v.items())) if isinstance(v, dict) else v for k, v in values.items()
-    }
+    values = {name: typed_setting(fields[name].type, value, f"{path}: {name}") for name, value in data.items()}
     return OcrSettings(**values)  # type: ignore[arg-type]
 
 
