@@ -574,9 +574,15 @@ def _rate_check(claim: Claim, label: str) -> Check:
     expected, low, high = bounds
     tol = max(expected - low, high - expected) + rate.half_unit
     cmp = f"change / (amount − change) = {claim.change.digits} / ({claim.amount.digits} − {claim.change.digits})"
+    return _rate_verdict(base, rate, expected, tol, cmp)
+
+
+def _rate_verdict(base: dict, rate: Figure, expected: Decimal, tol: Decimal, compared_with: str) -> Check:
+    """The check of a stated rate against the rate its figures give (a change rate, a 决算's
+    rate of completion), within `tol`."""
     return Check(
         **base,
-        compared_with=cmp,
+        compared_with=compared_with,
         expected=f"{_fmt(expected)}%",
         status=_status(rate.value, expected, tol),
         stated=rate.value,
@@ -699,16 +705,7 @@ def _completion_checks(sentences: Iterable[PageLine], vocab: Vocabulary) -> Iter
             ]
             expected = values[0]
             tol = max(abs(v - expected) for v in values) + rate.half_unit
-            cmp = f"决算 / 预算 = {final.printed} / {budget.printed}"
-            yield Check(
-                **base,
-                compared_with=cmp,
-                expected=f"{_fmt(expected)}%",
-                status=_status(rate.value, expected, tol),
-                stated=rate.value,
-                expected_value=expected.quantize(Decimal("0.000001")),
-                tolerance=tol.quantize(Decimal("0.000001")),
-            )
+            yield _rate_verdict(base, rate, expected, tol, f"决算 / 预算 = {final.printed} / {budget.printed}")
 
 
 def check_claims(doc: Document, previous: Document | None = None, vocabulary: Vocabulary | None = None) -> list[Check]:
