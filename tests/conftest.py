@@ -132,3 +132,17 @@ def real_build(real_docs_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     echoed: list[str] = []
     result = build([real_docs_dir], BuildOptions(out=out, base_uri=BASE, jobs=2, progress=False), echo=echoed.append)
     return RealBuild(out, result, tuple(echoed))
+
+
+@pytest.fixture(scope="session")
+def sample_server(sample_build: Path):  # noqa: ANN201 - Iterator[serve_fixtures.LiveServer]
+    """``budgetkg serve`` on the sample build, on a loopback port: one server for every test that
+    only reads from it (pages, search, validation, the crawl)."""
+    from serve_fixtures import LiveServer
+
+    server = LiveServer(sample_build, timeout=10.0, workers=2).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+

@@ -320,19 +320,13 @@ def test_changes_are_checked_against_the_previous_years_document(
     assert view["一般公共服务支出（类）"]["change"] == "0.00" and view["一般公共服务支出（类）"]["stated_change"] == ""
 
 
-def test_the_budget_page_marks_the_figures_of_the_prose(sample_build: Path) -> None:
+def test_the_budget_page_marks_the_figures_of_the_prose(sample_build: Path, sample_server) -> None:  # noqa: ANN001
     import json
     from urllib.parse import quote
 
-    from serve_fixtures import LiveServer
-
     budget = json.loads((sample_build / "build.json").read_text(encoding="utf-8"))["documents"][0]["budget"]
-    server = LiveServer(sample_build, timeout=10.0, workers=1).start()
-    try:
-        path = "/" + quote(budget.removeprefix(BASE), safe="/:~%")
-        reply = server.request("GET", path, headers={"Accept": "text/html"})
-    finally:
-        server.stop()
+    path = "/" + quote(budget.removeprefix(BASE), safe="/:~%")
+    reply = sample_server.request("GET", path, headers={"Accept": "text/html"})
     assert reply.status == 200
     assert '<mark class="claim-consistent"' in reply.text and "claim-inconsistent" not in reply.text
     assert "11.4</mark>" in reply.text and "6,553.58</mark>" in reply.text

@@ -1,8 +1,8 @@
-"""A person can find things on the served sample without SPARQL, and every link works.
+"""A person can find things on the sample_server sample without SPARQL, and every link works.
 
 The sample build's base is the default ``http://localhost:8000/`` and the server runs on a
 random port without ``--base-uri``: every link, result and description must use the port it
-is served on (never ``localhost:8000``), and a crawl from ``/`` must find no broken link and no
+is sample_server on (never ``localhost:8000``), and a crawl from ``/`` must find no broken link and no
 link to another origin.
 """
 
@@ -12,25 +12,13 @@ import http.client
 import re
 import threading
 from collections import deque
-from collections.abc import Iterator
 from html import unescape
-from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
-import pytest
 from serve_fixtures import LiveServer
 
 HREF = re.compile(r"""(?:href|src|action)\s*=\s*"([^"]*)\"""")
 BYTE_LINKS = (".ttl", ".jsonld", ".nt", ".rdf", ".csv", ".gz", ".pdf", ".nq", ".json", ".html", ".js", ".css")
-
-
-@pytest.fixture(scope="module")
-def served(sample_build: Path) -> Iterator[LiveServer]:
-    server = LiveServer(sample_build, timeout=10.0, workers=2).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class Crawler:
@@ -115,8 +103,8 @@ class Crawler:
             w.join()
 
 
-def test_crawl_finds_no_broken_link_and_no_other_origin(served: LiveServer) -> None:
-    crawler = Crawler(served)
+def test_crawl_finds_no_broken_link_and_no_other_origin(sample_server: LiveServer) -> None:
+    crawler = Crawler(sample_server)
     crawler.run()
     assert crawler.pages > 1000  # every observation, project, code, table and organisation page
     assert crawler.broken == [], crawler.broken[:20]
@@ -125,10 +113,10 @@ def test_crawl_finds_no_broken_link_and_no_other_origin(served: LiveServer) -> N
         assert any(p == must or p.startswith(must + "?") for p in crawler.seen), must
 
 
-def test_a_project_is_found_by_a_word_of_its_name(served: LiveServer) -> None:
-    page = served.request("GET", "/", headers={"Accept": "text/html"}).text
+def test_a_project_is_found_by_a_word_of_its_name(sample_server: LiveServer) -> None:
+    page = sample_server.request("GET", "/", headers={"Accept": "text/html"}).text
     assert 'action="/search"' in page  # the search box is on the home page (and every other page)
-    r = served.request("GET", "/search?q=" + quote("穗智管"), headers={"Accept": "text/html"})
+    r = sample_server.request("GET", "/search?q=" + quote("穗智管"), headers={"Accept": "text/html"})
     assert r.status == 200
     hits = re.findall(
         r'<li><span class="kind">项目 Project</span> <a href="([^"]+)">([^<]+)</a>([^<]*<span[^<]*)', r.text
@@ -136,59 +124,60 @@ def test_a_project_is_found_by_a_word_of_its_name(served: LiveServer) -> None:
     assert hits, r.text[:2000]
     first = hits[0]
     assert "穗智管" in first[1] and "万元" in r.text
-    project = served.request("GET", unescape(first[0]), headers={"Accept": "text/html"})
+    project = sample_server.request("GET", unescape(first[0]), headers={"Accept": "text/html"})
     assert project.status == 200
     assert "绩效目标" in project.text and "万元" in project.text and "2023" in project.text
-    spaced = served.request("GET", "/search?q=" + quote("12345政务"), headers={"Accept": "application/json"})
+    spaced = sample_server.request("GET", "/search?q=" + quote("12345政务"), headers={"Accept": "application/json"})
     results = spaced.json()["results"]
     assert any(x["kind"] == "project" and "amount" in x for x in results), results
 
 
-def test_search_json_and_codes(served: LiveServer) -> None:
-    r = served.request("GET", "/search?q=2010301", headers={"Accept": "application/json"})
+def test_search_json_and_codes(sample_server: LiveServer) -> None:
+    r = sample_server.request("GET", "/search?q=2010301", headers={"Accept": "application/json"})
     assert r.status == 200 and r.headers["content-type"].startswith("application/json")
     first = r.json()["results"][0]
     assert first["kind"] == "code" and first["notation"] == "2010301"
-    assert served.request("GET", first["href"], headers={"Accept": "text/html"}).status == 200
-    assert r.json()["results"][0]["iri"].startswith(served.origin + "/") or first["href"].startswith("/")
-    none = served.request("GET", "/search?q=" + quote("不存在的东西xyz"), headers={"Accept": "text/html"})
+    assert sample_server.request("GET", first["href"], headers={"Accept": "text/html"}).status == 200
+    assert r.json()["results"][0]["iri"].startswith(sample_server.origin + "/") or first["href"].startswith("/")
+    none = sample_server.request("GET", "/search?q=" + quote("不存在的东西xyz"), headers={"Accept": "text/html"})
     assert none.status == 200 and "/id/project/" in none.text
 
 
-def test_index_pages_list_what_exists_with_amounts(served: LiveServer) -> None:
-    orgs = served.request("GET", "/id/org/", headers={"Accept": "text/html"}).text
+def test_index_pages_list_what_exists_with_amounts(sample_server: LiveServer) -> None:
+    orgs = sample_server.request("GET", "/id/org/", headers={"Accept": "text/html"}).text
     assert "广州市政务服务数据管理局" in orgs and "广州市政务服务中心" in orgs
-    projects = served.request("GET", "/id/project/", headers={"Accept": "text/html"}).text
+    projects = sample_server.request("GET", "/id/project/", headers={"Accept": "text/html"}).text
     assert "广州 12345 政务服务便民热线项目" in projects and "15,412.94" in projects and "万元" in projects
-    codes = served.request("GET", "/def/code/func/", headers={"Accept": "text/html"}).text
+    codes = sample_server.request("GET", "/def/code/func/", headers={"Accept": "text/html"}).text
     assert "2010301" in codes and "行政运行" in codes and "广州市政务服务数据管理局" in codes
-    dept = served.request("GET", "/id/org/gz-zwfwsjglj", headers={"Accept": "text/html"}).text
+    dept = sample_server.request("GET", "/id/org/gz-zwfwsjglj", headers={"Accept": "text/html"}).text
     assert "Budgets by year" in dept and "49,057.92" in dept and "11,381.42" in dept
     assert 'href="/id/budget/gz-zwfwsjglj/2023/budget"' in dept
-    code = served.request("GET", "/def/code/func/2010301", headers={"Accept": "text/html"}).text
+    code = sample_server.request("GET", "/def/code/func/2010301", headers={"Accept": "text/html"}).text
     assert "部门 Department" in code and "广州市政务服务数据管理局" in code
     crumbs = code.split('<nav class="crumbs"', 1)[1].split("</nav>", 1)[0]
     assert "/def/code/" in crumbs and "20103" in crumbs
 
 
-def test_404_page_offers_search(served: LiveServer) -> None:
-    r = served.request("GET", "/id/org/nobody-at-all", headers={"Accept": "text/html"})
+def test_404_page_offers_search(sample_server: LiveServer) -> None:
+    r = sample_server.request("GET", "/id/org/nobody-at-all", headers={"Accept": "text/html"})
     assert r.status == 404 and 'action="/search"' in r.text and "/id/org/" in r.text
 
 
-def test_loopback_base_is_served_at_the_serving_origin(served: LiveServer) -> None:
+def test_loopback_base_is_served_at_the_serving_origin(sample_server: LiveServer) -> None:
     """No --base-uri: results, VoID, service description and catalog use this server's port."""
     q = "SELECT ?d WHERE { ?d a <https://w3id.org/budgetkg/def#Department> }"
-    r = served.request("GET", "/sparql?query=" + quote(q), headers={"Accept": "application/sparql-results+json"})
+    r = sample_server.request("GET", "/sparql?query=" + quote(q), headers={"Accept": "application/sparql-results+json"})
     iri = r.json()["results"]["bindings"][0]["d"]["value"]
-    assert iri == served.origin + "/id/org/gz-zwfwsjglj"
-    assert served.request("GET", iri[len(served.origin) :], headers={"Accept": "text/turtle"}).status == 200
+    assert iri == sample_server.origin + "/id/org/gz-zwfwsjglj"
+    path = iri[len(sample_server.origin) :]
+    assert sample_server.request("GET", path, headers={"Accept": "text/turtle"}).status == 200
     back = f"ASK {{ <{iri}> ?p ?o }}"
-    assert served.request("GET", "/sparql?query=" + quote(back)).json()["boolean"] is True
-    void = served.request("GET", "/.well-known/void", headers={"Accept": "text/turtle"}).text
-    assert f"<{served.origin}/dataset/budgetkg>" in void  # the build's own VoID: one description
+    assert sample_server.request("GET", "/sparql?query=" + quote(back)).json()["boolean"] is True
+    void = sample_server.request("GET", "/.well-known/void", headers={"Accept": "text/turtle"}).text
+    assert f"<{sample_server.origin}/dataset/budgetkg>" in void  # the build's own VoID: one description
     assert ".well-known/void#dataset" not in void
     for path in ("/.well-known/void", "/sparql", "/catalog.ttl", "/id/org/gz-zwfwsjglj.ttl"):
-        body = served.request("GET", path, headers={"Accept": "text/turtle"}).text
+        body = sample_server.request("GET", path, headers={"Accept": "text/turtle"}).text
         assert "localhost:8000" not in body, path
-        assert served.origin in body, path
+        assert sample_server.origin in body, path

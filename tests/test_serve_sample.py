@@ -5,22 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from conftest import BASE
 from serve_fixtures import LiveServer
-
-
-@pytest.fixture(scope="module")
-def sample_server(sample_build: Path) -> Iterator[LiveServer]:
-    server = LiveServer(sample_build, timeout=10.0, workers=2).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def path_of(iri: str) -> str:
