@@ -308,11 +308,12 @@ def _page(pages: Sequence[int]) -> int:
     return pages[0] if pages else 0
 
 
-_NOTHING_READ = ("no rows read", "no amounts read")
+def _known_kind(table: Table) -> bool:
+    return table.kind != "unknown" and table.number != 0
 
 
 def _not_understood(table: Table) -> str:
-    if table.kind == "unknown" or table.number == 0:
+    if not _known_kind(table):
         return "no table kind fits its title"
     if not table.rows:
         return "no rows read"
@@ -513,8 +514,9 @@ def check_document(
         if index in cross:
             failures.extend(cross[index].failures)
             count += cross[index].count
+        outside = unplaced.on(table.pages)
         status = NOT_UNDERSTOOD if reason else FAILING if failures else BALANCED
-        if reason in _NOTHING_READ and not unplaced.on(table.pages):
+        if reason and _known_kind(table) and not outside:  # nothing read, and nothing missed
             status, reason = EMPTY, f"printed without figures ({reason}, no number on its pages outside a cell)"
         readings.append(
             TableReading(
@@ -526,7 +528,7 @@ def check_document(
                 checks=count,
                 failures=tuple(failures),
                 reason=reason,
-                unplaced=unplaced.on(table.pages),
+                unplaced=outside,
             )
         )
     return DocumentReading(doc.source.name, tuple(readings), unplaced)
