@@ -46,11 +46,19 @@ def load_store(path: Path, nquads: Path) -> Store:
 
 
 def add_report(store: Store, report: ValidationReport | None) -> None:
-    """Add the validation report's named graph and flush."""
+    """Add the validation report's named graph, then compact the store for reading.
+
+    The store is written twice (the bulk load, then the report) and never again: it is served
+    read-only until the next build. Compacting it once here (RocksDB's full compaction, Oxigraph's
+    ``optimize``) made every example query of ``budgetkg serve`` about 20 % faster on the sample
+    (leaf-sums 58.9 → 44.1 ms, the speed of a store loaded by ``oxigraph load``) for 0.13 s of
+    build time.
+    """
     if report is not None:
         graph = NamedNode(report.graph)
         store.bulk_extend(Quad(t.subject, t.predicate, t.object, graph) for t in report.triples)
     store.flush()
+    store.optimize()
 
 
 def open_read_only(path: Path) -> Store:
