@@ -219,6 +219,14 @@ def query_command(build_dir: Path, fmt: str | None, sparql: str) -> None:
     help="Public base URI of the data (default: the build's; a loopback base is served at the serving origin).",
 )
 @click.option("--allowed-host", multiple=True, help="Host header (host:port) that absolute links may use; repeatable.")
+@click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log one line per request.")
+@click.option(
+    "--answer-cache-mb",
+    default=64,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Megabytes of endpoint answers kept for identical queries until the next build (0: off).",
+)
 def serve_command(
     build_dir: Path,
     host: str,
@@ -230,6 +238,8 @@ def serve_command(
     max_bytes: int,
     base_uri: str | None,
     allowed_host: tuple[str, ...],
+    access_log: bool,
+    answer_cache_mb: int,
 ) -> None:
     """Serve a build read-only: SPARQL endpoint, resource pages, dumps and catalog."""
     from budgetkg.serve.app import ServeConfig, run
@@ -242,6 +252,8 @@ def serve_command(
         max_bytes=max_bytes,
         base_uri=base_uri,
         allowed_hosts=allowed_host,
+        access_log=access_log,
+        answer_cache_mb=answer_cache_mb,
     )
     run(build_dir, host, port, config)
 

@@ -22,8 +22,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from budgetkg.serve import files, find, linkeddata, pages, report, sparql, ui
+from budgetkg.serve.answers import AnswerCache
 from budgetkg.serve.build import Build
 from budgetkg.serve.config import ServeConfig
+from budgetkg.serve.fastpath import LookupFastPath
 from budgetkg.serve.guard import READ_ONLY_MESSAGE
 from budgetkg.serve.site import STATIC_DIR, Site, find_examples_dir, load_examples
 from budgetkg.serve.workers import QueryPool
@@ -34,12 +36,16 @@ log = logging.getLogger("budgetkg.serve")
 _UNCOMPRESSED_PREFIXES = ("/dumps/", "/catalog.", "/source/", "/validation/", "/lines.csv")
 
 
+GZIP_MINIMUM_SIZE = 800
+GZIP_LEVEL = 6
+
+
 class SelectiveGZip:
     """gzip when the client asks, except for byte-exact downloads."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.plain = app
-        self.gzip = GZipMiddleware(app, minimum_size=800, compresslevel=6)
+        self.gzip = GZipMiddleware(app, minimum_size=GZIP_MINIMUM_SIZE, compresslevel=GZIP_LEVEL)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
@@ -166,6 +172,7 @@ async def _watch_build(site: Site) -> None:
         old = site.pool
         site.build, site.pool, current = build, pool, now
         site.cache.clear()
+        site.answers.clear()
         log.info("switched to the new build in %s", build.root)
         await asyncio.sleep(site.config.timeout + 1)  # let in-flight queries finish
         await old.close()
@@ -181,7 +188,8 @@ def create_app(build_dir: Path, config: ServeConfig | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool = make_pool(build, config)
         await pool.start()
-        site = Site(build=build, config=config, pool=pool, examples=examples)
+        answers = AnswerCache(config.answer_cache_mb * 1024 * 1024)
+        site = Site(build=build, config=config, pool=pool, examples=examples, answers=answers)
         app.state.site = site
         log.info("serving %s (base %s) with %d workers", build.root, build.base_uri, pool.size)
         if site.rewrites_base:
@@ -246,16 +254,33 @@ def create_app(build_dir: Path, config: ServeConfig | None = None) -> Starlette:
     return app
 
 
+def with_fast_path(app: Starlette) -> LookupFastPath:
+    """The application behind the lean path for one-pattern lookups (:mod:`budgetkg.serve.fastpath`)."""
+    return LookupFastPath(
+        app,
+        site=lambda: getattr(app.state, "site", None),
+        security_headers=SECURITY_HEADERS,
+        gzip_minimum_size=GZIP_MINIMUM_SIZE,
+        gzip_level=GZIP_LEVEL,
+    )
+
+
 def run(build_dir: Path, host: str, port: int, config: ServeConfig) -> None:
-    """Serve a build until interrupted (blocking)."""
+    """Serve a build until interrupted (blocking).
+
+    uvicorn uses uvloop and httptools (dependencies of this package) when they import; one line
+    of access log per request costs as much as a quarter of a point lookup, so it is written only
+    with ``config.access_log``.
+    """
     app = create_app(build_dir, config)
     server = uvicorn.Server(
         uvicorn.Config(
-            app,
+            with_fast_path(app),
             host=host,
             port=port,
             lifespan="on",
             log_level="info",
+            access_log=config.access_log,
             timeout_graceful_shutdown=5,
             server_header=False,
         )

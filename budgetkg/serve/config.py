@@ -36,6 +36,11 @@ class ServeConfig:
     then ``./queries``, then the source tree's ``queries/``).
     ``cors``: send ``Access-Control-Allow-Origin: *`` on read endpoints.
     ``yasgui``: use the YASGUI editor when installed (False: always the plain form).
+    ``answer_cache_mb``: megabytes of complete endpoint answers kept for identical requests until
+    the next build (:mod:`budgetkg.serve.answers`; 0: off). A request with ``Cache-Control:
+    no-cache`` is always evaluated afresh.
+    ``access_log``: log one line per request (uvicorn's access log; off: it costs a quarter of a
+    point lookup, and errors and start-up are logged either way).
     ``reload_interval``: seconds between checks whether the build directory was replaced by a
     new build (swapped in whole); if so, new workers open the new store (0: never check).
     """
@@ -55,6 +60,8 @@ class ServeConfig:
     cors: bool = True
     yasgui: bool = True
     reload_interval: float = 2.0
+    access_log: bool = False
+    answer_cache_mb: int = 64
     title: str = "budgetkg"
 
     def __post_init__(self) -> None:
@@ -68,5 +75,7 @@ class ServeConfig:
             raise ValueError("max_bytes must be at least 1")
         if self.short_workers < 0 or self.short_timeout <= 0:
             raise ValueError("short_workers must be at least 0 and short_timeout positive")
+        if self.answer_cache_mb < 0:
+            raise ValueError("answer_cache_mb must be at least 0")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")

@@ -256,6 +256,55 @@ def capped_tsv(result: Any, max_rows: int, max_bytes: int) -> bytes:
     return b"".join(sink.chunks)
 
 
+def capped_results(result: Any, fmt: Any, max_bytes: int) -> bytes:
+    """SELECT results in ``fmt``, written by Oxigraph itself and stopped once they pass
+    ``max_bytes`` (raises ``_ByteCap``); rows are not counted here (see :func:`served_results`)."""
+    sink = _CappedBuffer(1 << 62, max_bytes)
+    try:
+        result.serialize(sink, fmt)
+    except _ByteCap:
+        raise
+    except Exception as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, _ByteCap) or sink.size > sink.max_bytes:
+            raise _ByteCap from exc
+        raise
+    return b"".join(sink.chunks)
+
+
+# Where an IRI term starts in Oxigraph's JSON and XML results. Neither sequence can occur inside
+# a value: JSON escapes every quote of a string (so an unescaped ``"type":"uri"`` is markup), XML
+# escapes every ``<`` of text (so ``<uri>`` is an element).
+_JSON_IRI = b'{"type":"uri","value":"'
+_XML_IRI = b"<uri>"
+_JSON_TERM = b'{"type":"'
+_JSON_TRIPLE = b'{"type":"triple"'
+
+
+def served_results(body: bytes, result_format: str, rewrite: tuple[str, str] | None) -> bytes:
+    """JSON or XML results with IRIs under the stored base shown under the served one, exactly
+    (IRI terms only, as :func:`tsv_answer` does for TSV; a datatype or a literal is left alone)."""
+    if rewrite is None:
+        return body
+    mark = _JSON_IRI if result_format == "json" else _XML_IRI
+    return body.replace(mark + rewrite[0].encode(), mark + rewrite[1].encode())
+
+
+def json_rows(body: bytes, terms_per_row: int) -> int:
+    """Rows of SPARQL JSON results whose every row binds ``terms_per_row`` variables.
+
+    Counted from the term objects (``{"type":"`` cannot occur inside a string, see above); an
+    RDF-star triple term is one object holding three more, which are taken off again.
+    """
+    terms = body.count(_JSON_TERM) - 3 * body.count(_JSON_TRIPLE)
+    return terms // terms_per_row
+
+
+def xml_rows(body: bytes) -> int:
+    """Rows of SPARQL XML results (``<result>`` cannot occur inside a value, see above)."""
+    return body.count(b"<result>")
+
+
 def tsv_answer(tsv: bytes, result_format: str, rewrite: tuple[str, str] | None) -> tuple[bytes, int]:
     """(body in the requested format, rows) from TSV results; IRIs under the stored base shown
     under the served one — exactly: in TSV an IRI term is ``<…>`` at the start of a field."""

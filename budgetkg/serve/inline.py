@@ -33,9 +33,13 @@ from budgetkg.serve.execute import (
     _ByteCap,
     _RowCap,
     _served,
+    capped_results,
     capped_tsv,
+    json_rows,
+    served_results,
     stored_query,
     tsv_answer,
+    xml_rows,
 )
 
 INLINE_ROWS = 2_000
@@ -52,8 +56,8 @@ _PREDICATE = f"(?:{_IRI}|{_PNAME}|{_VAR}|a)"
 BOUNDED = re.compile(
     rf"""\s*
     (?:PREFIX\s+(?:[A-Za-z][\w.-]*)?:\s*{_IRI}\s*)*
-    (?:SELECT\s+(?:\*\s*|(?:{_VAR}\s*)+)(?:WHERE\s*)?|ASK\s*(?:WHERE\s*)?)
-    \{{\s*{_TERM}\s+{_PREDICATE}\s+{_OBJECT}\s*\.?\s*\}}
+    (?:SELECT\s+(?P<select>\*\s*|(?:{_VAR}\s*)+)(?:WHERE\s*)?|ASK\s*(?:WHERE\s*)?)
+    (?P<pattern>\{{\s*{_TERM}\s+{_PREDICATE}\s+{_OBJECT}\s*\.?\s*\}})
     \s*(?:LIMIT\s+\d{{1,9}}\s*)?
     """,
     re.VERBOSE | re.IGNORECASE,
@@ -61,21 +65,34 @@ BOUNDED = re.compile(
 
 
 _VARIABLE = re.compile(r"[?$][A-Za-z_]\w*")
+_IRI_OR_STRING = re.compile(r'<[^>]*>|"[^"]*"')  # where a "?name" is text, not a variable
 _LIMIT = re.compile(r"LIMIT\s+(\d{1,9})\s*$", re.IGNORECASE)
+
+
+def lookup_shape(query: str) -> int | None:
+    """None unless a query is one triple pattern and nothing else (see the module docstring);
+    else how many variables each of its rows binds (the projected ones that occur in the
+    pattern: every solution of one pattern binds all of its variables)."""
+    if "\\" in query:  # no escapes at all (the expression below refuses them too)
+        return None
+    match = BOUNDED.fullmatch(query)
+    if match is None:
+        return None
+    # A variable repeated in the pattern (``?x ?x ?x``) is a filter over a scan: it can visit
+    # every quad of the store and return nothing, so it is not bounded by its rows.
+    variables = [v[1:] for v in _VARIABLE.findall(_IRI_OR_STRING.sub(" ", match.group("pattern")))]
+    if len(variables) != len(set(variables)):
+        return None
+    select = match.group("select")
+    if select is None or select.strip() == "*":
+        return len(variables)
+    projected = {v[1:] for v in _VARIABLE.findall(select)}
+    return len(projected & set(variables))
 
 
 def bounded(query: str) -> bool:
     """Whether a query is one triple pattern and nothing else (see the module docstring)."""
-    if "\\" in query:  # no escapes at all (the expression below refuses them too)
-        return False
-    match = BOUNDED.fullmatch(query)
-    if match is None:
-        return False
-    # A variable repeated in the pattern (``?x ?x ?x``) is a filter over a scan: it can visit
-    # every quad of the store and return nothing, so it is not bounded by its rows.
-    pattern = match.group(0)[match.group(0).index("{") :]
-    variables = [v[1:] for v in _VARIABLE.findall(pattern)]
-    return len(variables) == len(set(variables))
+    return lookup_shape(query) is not None
 
 
 class InlineStore:
@@ -90,21 +107,26 @@ class InlineStore:
 
         self._store = ox.Store.read_only(str(self.store_path))
 
-    def run(self, job: Job) -> Outcome | None:
+    def run(self, job: Job, per_row: int | None = None) -> Outcome | None:
         """The answer, or None when the query is not for this path or outgrew its caps.
 
-        Evaluated with a LIMIT of the cap + 1 and serialised by Oxigraph itself (TSV first, to
-        count rows and rewrite IRIs exactly: in TSV an IRI term is always ``<…>`` at the start of
-        a field), so a lookup costs the engine's time plus a few microseconds of Python.
+        Evaluated with a LIMIT of the cap + 1 and serialised by Oxigraph itself straight into the
+        requested format (JSON and XML; CSV by way of TSV, where an IRI can be told from a literal),
+        rows counted from the serialisation and IRIs rewritten in it exactly, so a lookup costs the
+        engine's time plus a few microseconds of Python. ``per_row``: :func:`lookup_shape` of the
+        query when the caller has it already.
         """
         import pyoxigraph as ox
 
         if self._store is None or job.native or job.bindings or job.result_format is None:
             return None
-        if not bounded(job.query):
-            return None
+        if per_row is None:
+            per_row = lookup_shape(job.query)
+            if per_row is None:
+                return None
         text = stored_query(job.query, job.rewrite)
         cap = min(job.max_rows, INLINE_ROWS)
+        byte_cap = min(job.max_bytes, INLINE_BYTES)
         m = _LIMIT.search(text)
         asked = int(m.group(1)) if m else None
         limit = cap + 1 if asked is None else min(asked, cap + 1)
@@ -118,19 +140,25 @@ class InlineStore:
             kwargs["use_default_graph_as_union"] = True
         if job.base_iri:
             kwargs["base_iri"] = job.base_iri
-        fmt = RESULT_FORMATS[job.result_format]
+        fmt_name = job.result_format
+        fmt = RESULT_FORMATS[fmt_name]
         try:
             result = self._store.query(text, **kwargs)
             if isinstance(result, ox.QueryBoolean):
-                return Outcome(
-                    status=200, kind="ask", format=job.result_format, body=result.serialize(format=fmt), rows=1
-                )
-            tsv = capped_tsv(result, cap, min(job.max_bytes, INLINE_BYTES))
-            body, rows = tsv_answer(tsv, job.result_format, job.rewrite)
+                return Outcome(status=200, kind="ask", format=fmt_name, body=result.serialize(format=fmt), rows=1)
+            if fmt_name == "xml" or (fmt_name == "json" and per_row > 0):
+                body = capped_results(result, fmt, byte_cap)
+                rows = xml_rows(body) if fmt_name == "xml" else json_rows(body, per_row)
+                if rows > cap:
+                    return None
+                body = served_results(body, fmt_name, job.rewrite)
+            else:  # TSV, CSV, or JSON rows without a term to count
+                tsv = capped_tsv(result, cap, byte_cap)
+                body, rows = tsv_answer(tsv, fmt_name, job.rewrite)
         except (_RowCap, _ByteCap):
             return None  # larger than the inline caps: a worker answers with the real limits
         except (SyntaxError, ValueError, OSError, RuntimeError):
             return None  # let a worker answer with its full error reporting
-        if len(body) > min(job.max_bytes, INLINE_BYTES):
+        if len(body) > byte_cap:
             return None
-        return Outcome(status=200, kind="select", format=job.result_format, body=body, rows=rows)
+        return Outcome(status=200, kind="select", format=fmt_name, body=body, rows=rows)

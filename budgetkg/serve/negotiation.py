@@ -7,6 +7,7 @@ client gets the same media types everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ def _quality(ranges: list[_Range], media_type: str) -> tuple[float, int]:
     return (best.q, best.specificity) if best else (0.0, -1)
 
 
+@lru_cache(maxsize=512)  # clients send a handful of distinct Accept headers; each costs µs to parse
 def negotiate(accept: str | None, formats: tuple[Format, ...]) -> Format | None:
     """Best format for an Accept header: highest q, then most specific match, then our order."""
     ranges = parse_accept(accept)
@@ -114,6 +116,7 @@ def by_name(value: str, formats: tuple[Format, ...]) -> Format | None:
     return None
 
 
+@lru_cache(maxsize=512)
 def prefers_html(accept: str | None) -> bool:
     """True when the client ranks HTML at least as high as any RDF or results format."""
     if not accept:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from budgetkg.serve.answers import AnswerCache
 from budgetkg.serve.build import Build
 from budgetkg.serve.config import ServeConfig
 from budgetkg.serve.execute import Job, Outcome
@@ -114,6 +115,7 @@ class Site:
     pool: QueryPool
     examples: list[Example]
     cache: dict[str, Any] = field(default_factory=dict)
+    answers: AnswerCache = field(default_factory=lambda: AnswerCache(0))  # the endpoint's (answers.py)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property

@@ -15,12 +15,13 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from budgetkg.serve import describe, guard, nesting, ui
-from budgetkg.serve.execute import Job
+from budgetkg.serve import answers, describe, guard, nesting, ui
+from budgetkg.serve.execute import Job, Outcome
 from budgetkg.serve.inline import bounded
 from budgetkg.serve.negotiation import (
     GRAPH_FORMATS,
     RESULT_FORMATS,
+    Format,
     by_name,
     negotiate,
     prefers_html,
@@ -226,21 +227,17 @@ async def run_query(request: Request, site: Site, op: Operation) -> Response:
     else:
         result_fmt = negotiate(accept, RESULT_FORMATS)
         graph_fmt = negotiate(accept, GRAPH_FORMATS)
-    dataset_given = bool(op.default_graphs or op.named_graphs)
-    job = Job(
-        query=op.query,
-        max_rows=site.config.max_rows,
-        max_bytes=site.config.max_bytes,
-        result_format=result_fmt.name if result_fmt else None,
-        graph_format=graph_fmt.name if graph_fmt else None,
-        default_graphs=op.default_graphs if dataset_given else None,
-        named_graphs=op.named_graphs if dataset_given else None,
-        prefixes=PREFIXES,
-        base_iri=origin_of(request) + "/sparql",  # the protocol lets the service pick BASE
-        rewrite=site.rewrite(request),
-    )
+    job = query_job(site, request, op.query, result_fmt, graph_fmt, op.default_graphs, op.named_graphs)
     inline = site.pool.inline
-    outcome = inline.run(job) if inline is not None else None  # a provably small query: no hand-off
+    tried = request.scope.get(INLINE_TRIED, False)  # the lean path ran it already (budgetkg.serve.fastpath)
+    outcome = inline.run(job) if inline is not None and not tried else None  # a provably small query: no hand-off
+    cached, skip_store = False, True
+    key, generation = None, site.answers.generation
+    if outcome is None:  # a worker's answer: worth keeping for the next identical request
+        skip_read, skip_store = answers.bypasses(request.headers.get("cache-control"))
+        key = answers.answer_key(job)
+        outcome = None if skip_read else site.answers.get(key)
+        cached = outcome is not None
     if outcome is None:
         watcher = asyncio.ensure_future(wait_disconnect(request))
         try:
@@ -251,6 +248,8 @@ async def run_query(request: Request, site: Site, op: Operation) -> Response:
         finally:
             if not watcher.done():
                 watcher.cancel()
+        if key is not None and not skip_store:
+            site.answers.put(key, outcome, generation)
     if outcome.status == 406:
         formats = GRAPH_FORMATS if outcome.kind == "graph" else RESULT_FORMATS
         return not_acceptable("query result", formats)
@@ -258,7 +257,46 @@ async def run_query(request: Request, site: Site, op: Operation) -> Response:
         return error_response(outcome.status, outcome.message)
     fmt = graph_fmt if outcome.kind == "graph" else result_fmt
     assert fmt is not None
-    headers = {"Vary": "Accept", "Cache-Control": "no-cache", "X-Result-Rows": str(outcome.rows)}
+    headers = answer_headers(fmt, outcome)
+    if cached:
+        headers["X-Answer-Cache"] = "hit"
     body = b"" if request.method == "HEAD" else outcome.body
-    headers["Content-Length"] = str(len(outcome.body))
     return Response(body, media_type=fmt.content_type, headers=headers)
+
+
+INLINE_TRIED = "budgetkg.inline_tried"  # scope key: the in-process path gave up on this request
+
+
+def query_job(
+    site: Site,
+    request: Request,
+    query: str,
+    result_fmt: Format | None,
+    graph_fmt: Format | None,
+    default_graphs: list[str],
+    named_graphs: list[str],
+) -> Job:
+    """The job of one protocol query (the same for the lean path and the full one)."""
+    dataset_given = bool(default_graphs or named_graphs)
+    return Job(
+        query=query,
+        max_rows=site.config.max_rows,
+        max_bytes=site.config.max_bytes,
+        result_format=result_fmt.name if result_fmt else None,
+        graph_format=graph_fmt.name if graph_fmt else None,
+        default_graphs=default_graphs if dataset_given else None,
+        named_graphs=named_graphs if dataset_given else None,
+        prefixes=PREFIXES,
+        base_iri=site.origin(request) + "/sparql",  # the protocol lets the service pick BASE
+        rewrite=site.rewrite(request),
+    )
+
+
+def answer_headers(fmt: Format, outcome: Outcome) -> dict[str, str]:
+    """Headers of a 200 answer besides Content-Type (GET and HEAD alike: HEAD says the GET length)."""
+    return {
+        "Vary": "Accept",
+        "Cache-Control": "no-cache",
+        "X-Result-Rows": str(outcome.rows),
+        "Content-Length": str(len(outcome.body)),
+    }
