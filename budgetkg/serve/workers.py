@@ -77,6 +77,18 @@ def _worker_main(conn: Connection, store_path: str, memory_mb: int | None) -> No
         conn.send(outcome)
 
 
+def _stop_watching(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    """Stop watching a worker's pipe, and make it blocking again.
+
+    uvloop (which uvicorn uses when installed) switches a watched fd to non-blocking mode and
+    leaves it so; ``Connection.recv`` of an answer larger than the pipe's buffer then fails with
+    BlockingIOError halfway, which looked like a dead worker (503) for the validation page.
+    """
+    loop.remove_reader(fd)
+    with contextlib.suppress(OSError):
+        os.set_blocking(fd, True)
+
+
 class PoolError(Exception):
     """The pool could not run a job (busy, timed out, crashed); carries an HTTP answer."""
 
@@ -262,7 +274,7 @@ class QueryPool:
             if not readable.done():
                 readable.set_result(None)
 
-        loop.add_reader(fd, on_readable)
+        loop.add_reader(fd, on_readable)  # uvloop makes the fd non-blocking here: see _stop_watching
         cancel_task: asyncio.Future[Any] | None = asyncio.ensure_future(cancelled) if cancelled is not None else None
         try:
             waiters: set[asyncio.Future[Any]] = {readable}
@@ -270,13 +282,13 @@ class QueryPool:
                 waiters.add(cancel_task)
             done, _ = await asyncio.wait(waiters, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
-            loop.remove_reader(fd)
+            _stop_watching(loop, fd)
             self._replace(worker)
             raise
         finally:
             if cancel_task is not None and not cancel_task.done():
                 cancel_task.cancel()
-        loop.remove_reader(fd)
+        _stop_watching(loop, fd)
         if readable not in done:
             self._replace(worker)
             if cancel_task is not None and cancel_task in done:
