@@ -24,6 +24,8 @@ from pyoxigraph import Store
 from rdflib.namespace import RDF, SH
 
 import budgetkg.build as build_module
+import budgetkg.build.directory
+import budgetkg.build.pipeline
 import budgetkg.reader
 from budgetkg.build import BuildOptions, build
 from budgetkg.pdf import DEFAULT_ENGINE
@@ -91,7 +93,7 @@ def test_unchanged_pdfs_are_not_parsed_again(inputs: Path, corpus: Path, tmp_pat
     assert cache == sorted(d.source.sha256 for d in changed.documents)  # stale entries are dropped
 
     # a change to the reader's code or mappings makes every cached parse stale
-    monkeypatch.setattr(build_module, "reader_fingerprint", lambda engine="pdfplumber": "0123456789abcdef")
+    monkeypatch.setattr(budgetkg.build.pipeline, "reader_fingerprint", lambda engine="pdfplumber": "0123456789abcdef")
     fresh = build([inputs], _quiet(out=out), echo=lambda m: None)
     assert (len(fresh.documents), fresh.reused) == (2, 0)
 
@@ -214,7 +216,7 @@ def test_readers_never_see_the_output_missing_during_a_rebuild(inputs: Path, tmp
 def test_swap_without_renameat2_still_replaces_the_build(inputs: Path, tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "build"
     build([inputs], _quiet(out=out), echo=lambda m: None)
-    monkeypatch.setattr(build_module, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(budgetkg.build.directory, "exchange", lambda a, b: False)
     before = out.stat().st_ino
     result = build([inputs], _quiet(out=out), echo=lambda m: None)
     assert out.stat().st_ino != before and result.reused == 2
@@ -260,7 +262,7 @@ def test_a_document_read_in_parts_is_the_document_read_whole(sample_document) ->
     odd, even = (read_pages(SAMPLE_PDF, range(first, count + 1, 2)) for first in (1, 2))
     assert [p.number for p in even] == list(range(2, count + 1, 2))  # numbers stay those of the document
     pages = sorted(odd + even, key=lambda p: p.number)
-    blob, error = build_module._assemble(SAMPLE_PDF, build_module.sha256_of(SAMPLE_PDF), pages)
+    blob, error = build_module.assemble(SAMPLE_PDF, build_module.sha256_of(SAMPLE_PDF), pages)
     assert error is None and blob is not None
     assert pickle.loads(blob).document == sample_document  # a reading.ParsedDocument, as cached
 
@@ -284,7 +286,7 @@ def test_one_document_on_two_workers_builds_the_same_as_on_one(sample_build: Pat
     worker; everything written is byte for byte what the one-worker build wrote."""
     assembled: list[Path] = []
     shared: list[int] = []
-    real_assemble, real_pool = build_module._assemble, build_module._validation_pool
+    real_assemble, real_pool = build_module.assemble, build_module.validation_pool
 
     def assemble(path: Path, sha256: str, pages: list):  # noqa: ANN202
         assembled.append(path)
@@ -295,8 +297,8 @@ def test_one_document_on_two_workers_builds_the_same_as_on_one(sample_build: Pat
         shared.append(parts)
         return pool, parts
 
-    monkeypatch.setattr(build_module, "_assemble", assemble)
-    monkeypatch.setattr(build_module, "_validation_pool", validation_pool)
+    monkeypatch.setattr(budgetkg.build.pipeline, "assemble", assemble)
+    monkeypatch.setattr(budgetkg.build.pipeline, "validation_pool", validation_pool)
     out = tmp_path / "build"
     result = build([SAMPLE_PDF], BuildOptions(out=out, base_uri=BASE, jobs=2, progress=False), echo=lambda m: None)
     assert assembled == [SAMPLE_PDF] and shared == [2] and not result.failures
