@@ -4,6 +4,11 @@ pyoxigraph has no query timeout and cannot cancel a running query (oxigraph #192
 every query runs in a worker process holding its own read-only store. When the time limit
 passes or the client goes away, the server kills that process (SIGKILL) and starts a fresh
 one; the event loop itself never evaluates SPARQL and keeps answering other clients.
+
+The processes are :mod:`budgetkg.pool`'s workers, the build's too (spawn with die-with-parent,
+one task at a time over a pipe, kill); what is the server's own is here: the forkserver that
+starts them, the store, sandbox and memory limit they open first, and the asyncio dispatch
+with per-query deadlines, client cancellation and the reserve of short workers.
 """
 
 from __future__ import annotations
@@ -13,13 +18,15 @@ import contextlib
 import logging
 import multiprocessing as mp
 import os
-import signal
 from collections.abc import Awaitable
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from budgetkg.processes import die_with_parent
+from budgetkg.pool import Outcome as PoolOutcome
+from budgetkg.pool import Task, exit_reason
+from budgetkg.pool import _Worker as PoolWorker  # the spawn/kill layer shared with the build
 from budgetkg.serve import sandbox
 from budgetkg.serve.execute import Job, Outcome, run_job
 from budgetkg.serve.inline import InlineStore
@@ -30,12 +37,10 @@ _CTX = mp.get_context("forkserver")
 _CTX.set_forkserver_preload(["budgetkg.serve.execute", "rdflib.plugins.sparql.parser"])
 
 
-def _die_with_parent() -> None:
-    """Linux: get SIGKILL when the forkserver (and so the server) dies, even mid-query.
-
-    The forkserver exits when the server's end of its "alive" pipe closes, but every child it
-    forks inherits a copy of that end; closing ours lets the forkserver notice a dead server.
-    """
+def _close_forkserver_pipe() -> None:
+    """Let the forkserver notice a dead server: every child it forks inherits a copy of the
+    server's end of its "alive" pipe, which keeps the forkserver (and so, through
+    die-with-parent, the workers) alive after the server died; a worker closes its copy."""
     with contextlib.suppress(Exception):
         from multiprocessing import forkserver
 
@@ -43,14 +48,21 @@ def _die_with_parent() -> None:
         if alive is not None:
             os.close(alive)
             forkserver._forkserver._forkserver_alive_fd = None
-    die_with_parent()
 
 
-def _worker_main(conn: Connection, store_path: str, memory_mb: int | None) -> None:
-    """Body of a worker process: open the store read-only, then answer jobs forever."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
-    _die_with_parent()
-    confinement = sandbox.confine()  # before any query: no network sockets, ever (SERVICE/SSRF)
+# What a worker process holds between jobs (set once by _open_store, before any query).
+_STORE: Any = None
+_STORE_ERROR = ""
+_CONFINEMENT = sandbox.Confinement(network_blocked=False, reason="not started")
+
+
+def _open_store(store_path: str, memory_mb: int | None) -> None:
+    """Initializer of a query worker (budgetkg.pool runs it once, after die-with-parent and
+    before the first job): no network sockets, ever (SERVICE/SSRF), the memory limit, then the
+    store opened read-only."""
+    global _STORE, _STORE_ERROR, _CONFINEMENT
+    _close_forkserver_pipe()
+    _CONFINEMENT = sandbox.confine()
     if memory_mb:
         import resource
 
@@ -60,21 +72,24 @@ def _worker_main(conn: Connection, store_path: str, memory_mb: int | None) -> No
     import pyoxigraph as ox
 
     try:
-        store = ox.Store.read_only(store_path)
+        _STORE = ox.Store.read_only(store_path)
     except OSError as exc:
-        conn.send(("failed", f"cannot open store {store_path}: {exc}"))
-        return
-    conn.send(("ready", os.getpid(), confinement.reason))
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            outcome = run_job(store, job, sandboxed=confinement.network_blocked)
-        except MemoryError:
-            outcome = Outcome(status=503, message="The query needed more memory than allowed.")
-        conn.send(outcome)
+        _STORE_ERROR = f"cannot open store {store_path}: {exc}"
+
+
+def _ready() -> tuple[Any, ...]:
+    """A worker's first task: ("ready", pid, why it is not sandboxed or "") or ("failed", why)."""
+    if _STORE is None:
+        return ("failed", _STORE_ERROR or "the store was not opened")
+    return ("ready", os.getpid(), _CONFINEMENT.reason)
+
+
+def _answer(job: Job) -> Outcome:
+    """A worker's task for one query."""
+    try:
+        return run_job(_STORE, job, sandboxed=_CONFINEMENT.network_blocked)
+    except MemoryError:
+        return Outcome(status=503, message="The query needed more memory than allowed.")
 
 
 def _stop_watching(loop: asyncio.AbstractEventLoop, fd: int) -> None:
@@ -100,26 +115,37 @@ class PoolError(Exception):
 
 
 class _Worker:
+    """A query worker: a budgetkg.pool worker process (spawn, die-with-parent, kill) with the
+    store opened by :func:`_open_store`; ``short`` ones serve only as overflow (QueryPool)."""
+
     def __init__(self, store_path: Path, memory_mb: int | None, short: bool = False) -> None:
         self.short = short
-        parent, child = _CTX.Pipe(duplex=True)
-        self.conn: Connection = parent
-        self.process = _CTX.Process(
-            target=_worker_main,
-            args=(child, str(store_path), memory_mb),
-            name="budgetkg-query-worker",
-            daemon=True,
-        )
-        self.process.start()
-        child.close()
+        self._process = PoolWorker(_CTX, partial(_open_store, str(store_path), memory_mb))
+        self.conn: Connection = self._process.conn
+        self.process = self._process.process
+
+    def send(self, fn: Any, *args: Any) -> None:
+        """Start one task (``fn(*args)`` in the worker); its :func:`answer` follows on ``conn``."""
+        self._process.send(Task(0, fn, args))
+
+    def answer(self) -> Any:
+        """The task's return value (blocking read); a task that raised is a 500 Outcome."""
+        outcome: PoolOutcome = self.conn.recv()
+        if outcome.ok:
+            return outcome.value
+        return Outcome(status=500, message=f"Query failed: {outcome.reason}")
+
+    def exit_reason(self) -> str:
+        """Why the process ended (after a pipe closed on us), or "" while it still runs."""
+        with contextlib.suppress(Exception):
+            self.process.join(timeout=0.5)
+            if self.process.exitcode is not None:
+                return exit_reason(self.process.exitcode)
+        return ""
 
     def kill(self) -> None:
         with contextlib.suppress(Exception):
-            self.process.kill()
-        with contextlib.suppress(Exception):
-            self.process.join(timeout=5)
-        with contextlib.suppress(Exception):
-            self.conn.close()
+            self._process.stop(kill=True)
 
 
 class QueryPool:
@@ -204,13 +230,14 @@ class QueryPool:
     async def _spawn(self, short: bool = False) -> str | None:
         worker = await asyncio.to_thread(_Worker, self.store_path, self.memory_mb, short)
         try:
-            ready = await asyncio.wait_for(asyncio.to_thread(worker.conn.recv), timeout=120)
+            worker.send(_ready)
+            ready = await asyncio.wait_for(asyncio.to_thread(worker.answer), timeout=120)
         except (EOFError, OSError, TimeoutError) as exc:
             worker.kill()
             return f"query worker did not start: {exc!r}"
-        if ready[0] != "ready":
+        if not isinstance(ready, tuple) or ready[0] != "ready":
             worker.kill()
-            return str(ready[1])
+            return str(ready[1]) if isinstance(ready, tuple) else ready.message
         if ready[2] and not self._warned_unsandboxed:
             self._warned_unsandboxed = True
             log.warning(
@@ -261,7 +288,7 @@ class QueryPool:
                 retry_after=max(1, int(timeout)),
             ) from exc
         try:
-            worker.conn.send(job)
+            worker.send(_answer, job)
         except (OSError, ValueError) as exc:
             self._replace(worker)
             raise PoolError(503, "A query worker was unavailable; try again.", 1) from exc
@@ -311,13 +338,14 @@ class QueryPool:
             # The worker has started writing its answer, in one send: read it here rather than in
             # a thread (a thread hop costs more than reading a small answer; a large one is being
             # written as fast as the pipe takes it).
-            outcome: Outcome = worker.conn.recv()
+            outcome: Outcome = worker.answer()
         except (EOFError, OSError) as exc:
+            why = worker.exit_reason()
             self._replace(worker)
             raise PoolError(
                 503,
                 "The query worker stopped while running this query (it probably ran out of "
-                "memory); the query was not completed.",
+                f"memory{'; ' + why if why else ''}); the query was not completed.",
             ) from exc
         self._release(worker)
         return outcome
