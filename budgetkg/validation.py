@@ -113,10 +113,11 @@ def with_rounding_twins(shapes: rdflib.Graph) -> rdflib.Graph:
         g.add(triple)
     for shape in list(g.subjects(BKS.roundingTier, rdflib.Literal(True))):
         twin = rdflib.URIRef(str(shape) + ROUNDING_SUFFIX)
+        g.add((twin, SH.severity, SH.Warning))  # whatever the check's severity (by default sh:Violation)
         for p, o in list(g.predicate_objects(shape)):
             if p == SH.severity:
-                g.add((twin, p, SH.Warning))
-            elif p == SH.sparql:
+                continue
+            if p == SH.sparql:
                 node = rdflib.BNode()
                 g.add((twin, p, node))
                 for p2, o2 in list(g.predicate_objects(o)):
@@ -225,17 +226,19 @@ _SPARQL_CONSTRAINT_PREDICATES = frozenset(
 )
 #: What a constraint's query must not use to be evaluated here: what pyshacl refuses (MINUS,
 #: VALUES, SERVICE) or binds in ways of its own ($PATH, $currentShape, $shapesGraph, ?failure,
-#: ?path), and rebinding $this.
+#: ?path), and rebinding $this. (Keywords, not variables of the same name: `?limit` is no LIMIT.)
 _NOT_HERE = re.compile(
-    r"\b(MINUS|VALUES|SERVICE)\b|\$PATH\b|[?$](currentShape|shapesGraph|failure|path)\b|\bAS\s+[?$]this\b", re.I
+    r"(?<![?$\w])(MINUS|VALUES|SERVICE)\b|\$PATH\b|[?$](currentShape|shapesGraph|failure|path)\b"
+    r"|\bAS\s+[?$]this\b",
+    re.I,
 )
 _COMMENT = re.compile(r"(?m)(^|(?<=\s))#.*$")
-_SELECT = re.compile(r"\bSELECT\s+(?:(?:DISTINCT|REDUCED)\s+)?", re.I)
-_PROJECTION_END = re.compile(r"\bWHERE\b|\{", re.I)
+_SELECT = re.compile(r"(?<![?$\w])SELECT\s+(?:(?:DISTINCT|REDUCED)\s+)?", re.I)
+_PROJECTION_END = re.compile(r"(?<![?$\w])WHERE\b|\{", re.I)
 _THIS = re.compile(r"[?$]this\b")
 #: A query evaluated once for many focus nodes is joined with them as a subquery: one that
 #: declares its own prefixes, or limits its results, must run once per focus node instead.
-_PER_FOCUS_ONLY = re.compile(r"\b(PREFIX|BASE|LIMIT|OFFSET)\b", re.I)
+_PER_FOCUS_ONLY = re.compile(r"(?<![?$\w])(PREFIX|BASE|LIMIT|OFFSET)\b", re.I)
 
 
 def _blank_comments(query: str) -> str:
@@ -394,7 +397,11 @@ _TARGET_PREDICATES = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.tar
 @cache
 def compiled_part(part: int = 0, parts: int = 1) -> CompiledShapes:
     """The shapes of `part` of `parts` as evaluated, compiled once per process."""
-    shapes = _part_graph(part, parts)
+    return compile_shapes(_part_graph(part, parts))
+
+
+def compile_shapes(shapes: rdflib.Graph) -> CompiledShapes:
+    """A shapes graph as evaluated: its SPARQL shapes as `SparqlCheck`s, the rest for pyshacl."""
     checks: list[SparqlCheck] = []
     compiled = []
     for shape in sorted(set(shapes.subjects(SH.sparql, None)), key=str):
@@ -644,17 +651,23 @@ def validate_loaded(store: Store, document: str, sha256: str = "", part: int = 0
     """Validate a store that already holds one document's graph, the reference graph and the
     settings (a parallel build loads them from N-Triples, cheaper than Python triples); only
     with the shapes of `part` of `parts` (see `shape_parts`) when the work is shared out."""
-    compiled = compiled_part(part, parts)
-    results = _sparql_results(store, compiled.checks)
-    if compiled.core is not None:
-        results.extend(_pyshacl_results(store, compiled.core))
+    return validate_with(store, compiled_part(part, parts), document, sha256)
+
+
+def validate_with(store: Store, shapes: CompiledShapes, document: str, sha256: str = "") -> list[Finding]:
+    results = _sparql_results(store, shapes.checks)
+    if shapes.core is not None:
+        results.extend(_pyshacl_results(store, shapes.core))
     return [_finding(r, store, document, sha256) for r in results]
 
 
-def validate_reference(store: Store, document: str, sha256: str = "") -> list[Finding]:
-    """Plain pyshacl with every shape and its rounding twin written out: what `validate_loaded`
-    must find, finding for finding (the reference of tests/test_validation.py)."""
-    return [_finding(r, store, document, sha256) for r in _pyshacl_results(store, reference_shapes_graph())]
+def validate_reference(
+    store: Store, document: str, sha256: str = "", shapes: rdflib.Graph | None = None
+) -> list[Finding]:
+    """Plain pyshacl with every shape and its rounding twin written out (`shapes`: others, as
+    written): what `validate_with` must find, finding for finding (tests/test_validation_reference.py)."""
+    twins = reference_shapes_graph() if shapes is None else with_rounding_twins(shapes)
+    return [_finding(r, store, document, sha256) for r in _pyshacl_results(store, twins)]
 
 
 def _pyshacl_results(store: Store, shapes: rdflib.Graph) -> list[RawResult]:
