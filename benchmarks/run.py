@@ -182,6 +182,7 @@ def bench_sample(work: Path, repeats: int, profile: Path | None) -> None:
     result = build([SAMPLE], BuildOptions(out=out, jobs=1, progress=False), echo=lambda m: None)
     stages = ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items())
     say(f"  stages of one build (s; sort, store and dumps overlap validation): {stages}")
+    bench_sample_validation(out, max(5, repeats), result.timings.get("validate"))
     for jobs in (1, 2):
         t = median_of(repeats, lambda jobs=jobs: cli_build(SAMPLE, work / "sample-build", jobs))
         ratio = t / floor
@@ -208,6 +209,56 @@ def bench_sample(work: Path, repeats: int, profile: Path | None) -> None:
                 build([SAMPLE], BuildOptions(out=out, jobs=0, progress=False), echo=lambda m: None)
             profile.write_text(profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
             say(f"  profile of an in-process build written to {profile}")
+
+
+#: What validating the sample may take (issue 16): its graph loaded and every shape checked.
+VALIDATION_TARGET = 0.3
+
+
+def bench_sample_validation(build_dir: Path, repeats: int, build_stage: float | None) -> None:
+    """Validation of the sample alone, in this process, as a build's worker does it: the
+    document's graph and the reference graph loaded from N-Triples into a fresh store, then
+    every shape (median of `repeats`; CPU time beside it, steadier when the cores are shared)."""
+    from pyoxigraph import NamedNode, Quad, RdfFormat, Store, serialize
+
+    from budgetkg.manifest import Manifest
+    from budgetkg.validation import DEFAULT_TOLERANCE, settings_triples, validate_loaded
+
+    manifest = Manifest.read(build_dir)
+    doc = manifest.documents[0]
+    built = Store.read_only(str(build_dir / "store"))
+    nt = RdfFormat.N_TRIPLES
+    document, reference = (
+        serialize([q.triple for q in built.quads_for_pattern(None, None, None, NamedNode(g))], format=nt)
+        for g in (doc.graph, manifest.reference_graph)
+    )
+
+    def once() -> tuple[float, float, int]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        store = Store()
+        store.load(document, format=nt)
+        store.load(reference, format=nt)
+        store.bulk_extend(Quad(t.subject, t.predicate, t.object) for t in settings_triples(DEFAULT_TOLERANCE))
+        found = len(validate_loaded(store, doc.file, doc.sha256))
+        return time.perf_counter() - wall, time.process_time() - cpu, found
+
+    once()  # shapes parsed and compiled once per process, as in a build's warm-up
+    runs = [once() for _ in range(repeats)]
+    wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    record(
+        Figure(
+            "validation of the sample (load + every shape, one process)",
+            wall,
+            "s",
+            "target",
+            VALIDATION_TARGET,
+            wall / VALIDATION_TARGET,
+            "< 1.0×",
+            wall < VALIDATION_TARGET,
+            f"median of {repeats}; CPU {cpu:.3f} s ({cpu / VALIDATION_TARGET:.2f}×); {runs[0][2]} findings"
+            + (f"; the build's validate stage {build_stage:.2f} s" if build_stage is not None else ""),
+        )
+    )
 
 
 def bench_engines(repeats: int) -> None:
@@ -864,8 +915,7 @@ def bench_virtuoso(work: Path, build_dir: Path, repeats: int, clients: int, per_
                 )
             )
             points = [
-                f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}"
-                for iri in _observation_iris(endpoints["budgetkg serve"], 200)
+                f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}" for iri in _observation_iris(endpoints["budgetkg serve"], 200)
             ]
             port, path = endpoints["virtuoso"]
             load = concurrent_load(port, path, points, list(examples.values()), clients, per_client, 5.0, False)
