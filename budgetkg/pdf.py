@@ -11,6 +11,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -276,14 +277,47 @@ def _split_word(chars: list[dict], verticals: Sequence[Rule], settings: LayoutSe
     against the border and the next cell's label left-aligned against it; 01-gz-zwfwsjglj p.21:
     the 其他资金 `0.00` against the 绩效目标 text). A rule never parts a piece of one character or
     one that starts with punctuation (a link box drawn round the `7` of `7、…` in 14-cs-xfj's
-    contents)."""
-    parts: list[list[dict]] = [[]]
-    for i, cur in enumerate(chars):
-        at_rule = i > 0 and _rule_between(chars[i - 1], cur, verticals, settings) and _splittable(parts[-1], chars[i:])
-        if at_rule or (i > 0 and settings.split_amount_label and _amount_ends(parts[-1], chars[i:])):
+    contents).
+
+    Only the rules that can stand between two of the word's characters are asked
+    (`_rules_across`), and the text of the word is joined once: the characters before a
+    place and the eight after it are slices of it (`_amount_ends`)."""
+    if len(chars) < 2:
+        return [w for w in (_word(chars, settings),) if w is not None]
+    across = _rules_across(chars, verticals, settings)
+    texts = [c["text"] for c in chars]
+    text = "".join(texts)
+    offsets = [0]
+    for t in texts:
+        offsets.append(offsets[-1] + len(t))
+    parts: list[list[dict]] = [[chars[0]]]
+    part_start = 0  # index of the first character of the current part
+    for i in range(1, len(chars)):
+        cur = chars[i]
+        at_rule = bool(across) and _rule_between(chars[i - 1], cur, across, settings)
+        if (at_rule and _splittable(parts[-1], chars[i:])) or (
+            settings.split_amount_label
+            and _amount_ends(text[offsets[part_start] : offsets[i]], text[offsets[i] : offsets[min(i + 8, len(chars))]])
+        ):
             parts.append([])
+            part_start = i
         parts[-1].append(cur)
     return [w for part in parts if (w := _word(part, settings)) is not None]
+
+
+def _rules_across(chars: list[dict], verticals: Sequence[Rule], settings: LayoutSettings) -> list[Rule]:
+    """The vertical rules `_rule_between` can find between some two of these characters: those
+    whose x lies between the leftmost and rightmost place it tests and that reach across the
+    characters' vertical centres (the others cannot pass its test for any pair)."""
+    if not verticals:
+        return []
+    lefts = [float(c["x0"]) + (float(c["x1"]) - float(c["x0"])) / 2 for c in chars[:-1]]
+    rights = [float(c["x0"]) + 0.5 for c in chars[1:]]
+    centres = [(float(c["top"]) + float(c["bottom"])) / 2 for c in chars[1:]]
+    lo, hi = min(lefts), max(rights)
+    y_lo, y_hi = min(centres), max(centres)
+    reach = settings.rule_reach
+    return [r for r in verticals if lo < r.x0 < hi and r.top <= y_hi - reach and r.bottom >= y_lo + reach]
 
 
 def _splittable(before: list[dict], after: list[dict]) -> bool:
@@ -305,15 +339,16 @@ def _rule_between(prev: dict, cur: dict, verticals: Sequence[Rule], settings: La
     )
 
 
-def _amount_ends(current: list[dict], rest: list[dict]) -> bool:
-    """The characters so far are a printed amount and the rest starts a numbered label."""
+def _amount_ends(current: str, rest: str) -> bool:
+    """The text so far (`current`, of the word's part being built) is a printed amount and the
+    text after it (`rest`, its next eight characters) starts a numbered label."""
     if not current:
         return False
-    head = "".join(c["text"] for c in current).strip()
-    match = SPLIT_AMOUNT.match(head)
-    if match is None or match.end() != len(head):
+    if not LABEL_START.match(rest):
         return False
-    return bool(LABEL_START.match("".join(c["text"] for c in rest[:8])))
+    head = current.strip()
+    match = SPLIT_AMOUNT.match(head)
+    return match is not None and match.end() == len(head)
 
 
 def _word(chars: list[dict], settings: LayoutSettings) -> Word | None:
@@ -323,7 +358,7 @@ def _word(chars: list[dict], settings: LayoutSettings) -> Word | None:
     ink = [c for c in chars if c["text"].strip()]
     if not text or not ink:
         return None
-    bold = sum(1 for c in ink if BOLD_FONT.search(str(c.get("fontname", "")).split("+")[-1]))
+    bold = sum(1 for c in ink if _is_bold_font(str(c.get("fontname", ""))))
     return Word(
         text,
         float(min(c["x0"] for c in ink)),
@@ -332,6 +367,13 @@ def _word(chars: list[dict], settings: LayoutSettings) -> Word | None:
         float(max(c["bottom"] for c in chars)),
         bold=bold >= settings.bold_share * len(ink),
     )
+
+
+@cache
+def _is_bold_font(fontname: str) -> bool:
+    """The font (name without its subset prefix) is a bold face by `BOLD_FONT`; a page names a
+    handful of fonts for thousands of characters, so each is judged once."""
+    return BOLD_FONT.search(fontname.split("+")[-1]) is not None
 
 
 def _join_years(words: list[Word], settings: LayoutSettings) -> list[Word]:
