@@ -8,23 +8,21 @@ and unruled tables alike.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import pdfplumber
-from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
-from pdfminer.pdfparser import PDFSyntaxError
-from pdfminer.psparser import PSException
-from pdfplumber.utils.text import WordExtractor
 
 from budgetkg.layout import LayoutSettings, load_layout
 from budgetkg.model import TEXT_LAYER, InputError, PageText, Rule, SourceFile, TextLine, Word
 
 # pdfminer logs every recoverable syntax oddity; a reader of real documents must not spam.
+# (pdfplumber and pdfminer are imported only where the pdfplumber engine runs: PDFium's pages
+# need neither, and the import costs a worker a tenth of a second.)
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 #: The page sources: pdfplumber (the reference) and PDFium (`budgetkg.pdf_pdfium`, issue 16).
@@ -35,6 +33,8 @@ ENGINES = ("pdfplumber", "pdfium")
 DEFAULT_ENGINE = "pdfium"
 
 if TYPE_CHECKING:
+    import pdfplumber
+
     from budgetkg.ocr import OcrOptions
 
 QUOTES = re.compile(r"^[“”‘’\"'「」『』]+$")
@@ -64,6 +64,8 @@ def count_pages(path: Path, engine: str = DEFAULT_ENGINE) -> int:
         from budgetkg import pdf_pdfium
 
         return pdf_pdfium.count_pages(path)
+    import pdfplumber
+
     with pdfplumber.open(path) as pdf:
         return len(pdf.pages)
 
@@ -96,6 +98,11 @@ def _read_text_pages(path: Path, numbers: Sequence[int] | None, engine: str) -> 
         raise InputError(name, "is not a PDF file (no %PDF- header)")
     if engine == "pdfium":
         return _read_pdfium(path, numbers)
+    import pdfplumber
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfparser import PDFSyntaxError
+    from pdfminer.psparser import PSException
+
     try:
         with pdfplumber.open(path) as pdf:
             wanted = range(1, len(pdf.pages) + 1) if numbers is None else numbers
@@ -134,6 +141,8 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 
 def _is_encryption_error(exc: BaseException) -> bool:
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+
     return any(
         isinstance(e, PDFPasswordIncorrect | PDFEncryptionError)
         or "password" in str(e).lower()
@@ -165,11 +174,93 @@ def _read_pdfium(path: Path, numbers: Sequence[int] | None) -> list[PageText]:
 
 
 def _upright_text(chars: list[dict], width: float, height: float) -> str:
-    """pdfplumber's `Page.extract_text` of a page whose box starts at 0,0, from any source's characters."""
-    from pdfplumber.utils.text import chars_to_textmap
+    """pdfplumber's `Page.extract_text` (its default, not the layout mode) of a page from any
+    source's characters: its words (tolerance 3, blanks part words), in lines of words whose
+    tops chain within 3 pt, one space between words and a line break between lines."""
+    lines: list[str] = []
+    for _, line in itertools.groupby(_clustered_in_order(list(word_chars(chars, 3, 3, False)), 3), key=itemgetter(0)):
+        text: list[str] = []
+        length = 0
+        for _, word in line:
+            if length:
+                text.append(" ")
+                length += 1
+            letters = "".join(LIGATURES.get(c["text"], c["text"]) for c in word)
+            text.append(letters)
+            length += len(letters)
+        lines.append("".join(text))
+    return "\n".join(lines)
 
-    box = (0, 0, width, height)
-    return chars_to_textmap(chars, layout_bbox=box, layout_width=width, layout_height=height).as_string
+
+def _clustered_in_order(words: list[list[dict]], tolerance: float) -> Iterator[tuple[int, list[dict]]]:
+    """(line number, word) in the words' own order, a line being the words whose tops (the
+    highest of their characters') fall in one cluster (`_clusters`)."""
+    tops = [min(c["top"] for c in w) for w in words]
+    cluster = _clusters(tops, tolerance)
+    return ((cluster[top], w) for top, w in zip(tops, words, strict=True))
+
+
+#: pdfplumber's ligature expansions (a word's text spells ﬁ as fi).
+LIGATURES = {"ﬀ": "ff", "ﬃ": "ffi", "ﬄ": "ffl", "ﬁ": "fi", "ﬂ": "fl", "ﬆ": "st", "ﬅ": "st"}
+
+
+def _clusters(values: Sequence[float], tolerance: float) -> dict[float, int]:
+    """Each distinct value → the number of its cluster: sorted, a value joins the cluster of the
+    one before it when at most `tolerance` above it (pdfplumber's cluster_list)."""
+    ordered = sorted(set(values))
+    out: dict[float, int] = {}
+    group = 0
+    for i, v in enumerate(ordered):
+        if i and (tolerance == 0 or v > ordered[i - 1] + tolerance):
+            group += 1
+        out[v] = group
+    return out
+
+
+def word_chars(
+    chars: Sequence[dict], x_tolerance: float, y_tolerance: float, keep_blanks: bool
+) -> Iterator[list[dict]]:
+    """The characters of each word, as pdfplumber's WordExtractor (0.11, default directions,
+    no text flow) groups them, so that both page sources and the reference agree to the
+    character: runs of upright and of turned characters; lines by their tops (turned: their
+    x0) clustered within the tolerance; along a line by x0 (turned: top, bottom); a character
+    starts a new word when it lies before the previous one, more than the tolerance after its
+    end, or off its line; a blank ends a word unless `keep_blanks`; a character without text
+    is a word of its own. Pure Python either way, but without pdfplumber's word dictionaries."""
+    for upright, run in itertools.groupby(chars, key=itemgetter("upright")):
+        group = list(run)
+        if upright:
+            line_key, tolerance, order = itemgetter("top"), y_tolerance, itemgetter("x0")
+            start, end, across, across_tolerance, along_tolerance = "x0", "x1", "top", y_tolerance, x_tolerance
+        else:
+            line_key, tolerance, order = itemgetter("x0"), x_tolerance, itemgetter("top", "bottom")
+            start, end, across, across_tolerance, along_tolerance = "top", "bottom", "x0", x_tolerance, y_tolerance
+        cluster = _clusters([line_key(c) for c in group], tolerance)
+        by_line = sorted(group, key=lambda c: cluster[line_key(c)])
+        for _, line in itertools.groupby(by_line, key=lambda c: cluster[line_key(c)]):
+            word: list[dict] = []
+            for c in sorted(line, key=order):
+                text = c["text"]
+                if not keep_blanks and text.isspace():
+                    if word:
+                        yield word
+                    word = []
+                elif not text:
+                    if word:
+                        yield word
+                    yield [c]
+                    word = []
+                elif word and (
+                    c[start] < (prev := word[-1])[start]
+                    or c[start] > prev[end] + along_tolerance
+                    or abs(c[across] - prev[across]) > across_tolerance
+                ):
+                    yield word
+                    word = [c]
+                else:
+                    word.append(c)
+            if word:
+                yield word
 
 
 def _read_page(page: pdfplumber.page.Page, number: int, settings: LayoutSettings | None = None) -> PageText:
@@ -196,16 +287,13 @@ def page_text(
     if turn in (90, 270):
         width, height = height, width
     rules = [r for r in (_rule(e, settings) for e in edges) if r is not None]
-    extractor = WordExtractor(
-        x_tolerance=settings.x_tolerance, y_tolerance=settings.y_tolerance, keep_blank_chars=True
-    )
     verticals = [r for r in rules if not r.horizontal] if settings.split_at_rules else []
     words: list[Word] = []
-    for raw in extractor.extract_words(chars, return_chars=True):
-        if raw["text"].strip():
-            words.extend(_split_word(raw["chars"], verticals, settings))
+    for word in word_chars(chars, settings.x_tolerance, settings.y_tolerance, True):
+        if _text(word).strip():
+            words.extend(_split_word(word, verticals, settings))
     words = _join_years(words, settings)
-    plain = (upright_text() or "") if not turn else _plain_text(chars, extractor)
+    plain = (upright_text() or "") if not turn else _plain_text(chars, settings)
     return PageText(
         number=number,
         width=width,
@@ -258,10 +346,24 @@ def _turn_char(char: dict, turn: int, w: float, h: float) -> dict:
     return out
 
 
-def _plain_text(chars: list[dict], extractor: WordExtractor) -> str:
+def _text(chars: list[dict]) -> str:
+    """A word's text as pdfplumber spells it (ligatures expanded)."""
+    return "".join(LIGATURES.get(c["text"], c["text"] or "") for c in chars)
+
+
+def _plain_text(chars: list[dict], settings: LayoutSettings) -> str:
     """The page's text in reading order for a turned page (pdfplumber's extract_text reads the
     page as it lies)."""
-    words = [Word(w["text"].strip(), w["x0"], w["x1"], w["top"], w["bottom"]) for w in extractor.extract_words(chars)]
+    words = [
+        Word(
+            _text(w).strip(),
+            min(c["x0"] for c in w),
+            max(c["x1"] for c in w),
+            min(c["top"] for c in w),
+            max(c["bottom"] for c in w),
+        )
+        for w in word_chars(chars, settings.x_tolerance, settings.y_tolerance, True)
+    ]
     return "\n".join(line.text for line in group_lines([w for w in words if w.text]))
 
 

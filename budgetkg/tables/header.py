@@ -234,7 +234,8 @@ def _header_paths(
 
 def _cell_span(w: Word, columns: list[_Column], verticals: list[Rule]) -> list[int]:
     """Columns a header word's cell covers: up to the nearest rules that reach its line."""
-    reach = [r.x0 for r in verticals if r.top <= w.yc <= r.bottom]
+    yc = w.yc  # once, not once per rule: a ruled grid has hundreds (06-gz-wjw)
+    reach = [r.x0 for r in verticals if r.top <= yc <= r.bottom]
     if len(reach) >= 2:
         lefts = [x for x in reach if x <= w.x0 + 1]
         rights = [x for x in reach if x >= w.x1 - 1]
