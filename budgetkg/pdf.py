@@ -11,7 +11,9 @@ import hashlib
 import itertools
 import logging
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import cache
 from operator import itemgetter
 from pathlib import Path
@@ -236,10 +238,12 @@ def word_chars(
             line_key, tolerance, order = itemgetter("x0"), x_tolerance, itemgetter("top", "bottom")
             start, end, across, across_tolerance, along_tolerance = "top", "bottom", "x0", x_tolerance, y_tolerance
         cluster = _clusters([line_key(c) for c in group], tolerance)
-        by_line = sorted(group, key=lambda c: cluster[line_key(c)])
-        for _, line in itertools.groupby(by_line, key=lambda c: cluster[line_key(c)]):
+        lines: dict[int, list[dict]] = {}  # each line's characters in their order on the page
+        for c in group:
+            lines.setdefault(cluster[line_key(c)], []).append(c)
+        for number in sorted(lines):
             word: list[dict] = []
-            for c in sorted(line, key=order):
+            for c in sorted(lines[number], key=order):
                 text = c["text"]
                 if not keep_blanks and text.isspace():
                     if word:
@@ -287,7 +291,7 @@ def page_text(
     if turn in (90, 270):
         width, height = height, width
     rules = [r for r in (_rule(e, settings) for e in edges) if r is not None]
-    verticals = [r for r in rules if not r.horizontal] if settings.split_at_rules else []
+    verticals = Verticals.of([r for r in rules if not r.horizontal] if settings.split_at_rules else [])
     words: list[Word] = []
     for word in word_chars(chars, settings.x_tolerance, settings.y_tolerance, True):
         if _text(word).strip():
@@ -370,9 +374,29 @@ def _plain_text(chars: list[dict], settings: LayoutSettings) -> str:
 BOLD_FONT = re.compile(r"bold|black|heavy|demi|semibold|hei|黑", re.IGNORECASE)
 SPLIT_AMOUNT = re.compile(r"^[-−]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+)")
 LABEL_START = re.compile(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[、.．](?!\d))")
+#: The characters LABEL_START can begin with, besides digits (\d: str.isdecimal).
+LABEL_FIRST = frozenset("一二三四五六七八九十（(")
 
 
-def _split_word(chars: list[dict], verticals: Sequence[Rule], settings: LayoutSettings) -> list[Word]:
+@dataclass(frozen=True)
+class Verticals:
+    """A page's vertical rules in order of x, to find those between two x by bisection (a ruled
+    grid page has hundreds; 06-gz-wjw)."""
+
+    rules: tuple[Rule, ...]
+    xs: tuple[float, ...]
+
+    @classmethod
+    def of(cls, rules: Sequence[Rule]) -> Verticals:
+        ordered = sorted(rules, key=lambda r: r.x0)
+        return cls(tuple(ordered), tuple(r.x0 for r in ordered))
+
+    def between(self, lo: float, hi: float) -> tuple[Rule, ...]:
+        """The rules with lo < x0 < hi."""
+        return self.rules[bisect_right(self.xs, lo) : bisect_left(self.xs, hi)]
+
+
+def _split_word(chars: list[dict], verticals: Verticals, settings: LayoutSettings) -> list[Word]:
     """One pdfplumber word as one or more words, from its characters: split where a vertical
     rule runs between two characters (a cell border) and where a printed amount runs straight
     into a numbered label (12-cn-gjxfj p.5: `16,474.82一、一般公共服务支出`, an amount right-aligned
@@ -383,8 +407,10 @@ def _split_word(chars: list[dict], verticals: Sequence[Rule], settings: LayoutSe
 
     Only the rules that can stand between two of the word's characters are asked
     (`_rules_across`), and the text of the word is joined once: the characters before a
-    place and the eight after it are slices of it (`_amount_ends`)."""
-    if len(chars) < 2:
+    place and the eight after it are slices of it (`_amount_ends`), looked at only where the
+    next character can begin a label (`LABEL_FIRST`, a digit)."""
+    n = len(chars)
+    if n < 2:
         return [w for w in (_word(chars, settings),) if w is not None]
     across = _rules_across(chars, verticals, settings)
     texts = [c["text"] for c in chars]
@@ -392,34 +418,33 @@ def _split_word(chars: list[dict], verticals: Sequence[Rule], settings: LayoutSe
     offsets = [0]
     for t in texts:
         offsets.append(offsets[-1] + len(t))
-    parts: list[list[dict]] = [[chars[0]]]
-    part_start = 0  # index of the first character of the current part
-    for i in range(1, len(chars)):
-        cur = chars[i]
-        at_rule = bool(across) and _rule_between(chars[i - 1], cur, across, settings)
-        if (at_rule and _splittable(parts[-1], chars[i:])) or (
-            settings.split_amount_label
-            and _amount_ends(text[offsets[part_start] : offsets[i]], text[offsets[i] : offsets[min(i + 8, len(chars))]])
-        ):
-            parts.append([])
-            part_start = i
-        parts[-1].append(cur)
-    return [w for part in parts if (w := _word(part, settings)) is not None]
+    starts = [0]  # where each part begins
+    for i in range(1, n):
+        at_rule = across and _rule_between(chars[i - 1], chars[i], across, settings)
+        if at_rule and _splittable(chars[starts[-1] : i], chars[i:]):
+            starts.append(i)
+        elif settings.split_amount_label:
+            first = text[offsets[i] : offsets[i] + 1]
+            if (first in LABEL_FIRST or first.isdecimal()) and _amount_ends(
+                text[offsets[starts[-1]] : offsets[i]], text[offsets[i] : offsets[min(i + 8, n)]]
+            ):
+                starts.append(i)
+    ends = [*starts[1:], n]
+    return [w for a, b in zip(starts, ends, strict=True) if (w := _word(chars[a:b], settings)) is not None]
 
 
-def _rules_across(chars: list[dict], verticals: Sequence[Rule], settings: LayoutSettings) -> list[Rule]:
+def _rules_across(chars: list[dict], verticals: Verticals, settings: LayoutSettings) -> list[Rule]:
     """The vertical rules `_rule_between` can find between some two of these characters: those
     whose x lies between the leftmost and rightmost place it tests and that reach across the
     characters' vertical centres (the others cannot pass its test for any pair)."""
-    if not verticals:
+    if not verticals.rules:
         return []
-    lefts = [float(c["x0"]) + (float(c["x1"]) - float(c["x0"])) / 2 for c in chars[:-1]]
-    rights = [float(c["x0"]) + 0.5 for c in chars[1:]]
-    centres = [(float(c["top"]) + float(c["bottom"])) / 2 for c in chars[1:]]
-    lo, hi = min(lefts), max(rights)
+    lo = min(c["x0"] + (c["x1"] - c["x0"]) / 2 for c in chars[:-1])
+    hi = max(c["x0"] for c in chars[1:]) + 0.5
+    centres = [(c["top"] + c["bottom"]) / 2 for c in chars[1:]]
     y_lo, y_hi = min(centres), max(centres)
     reach = settings.rule_reach
-    return [r for r in verticals if lo < r.x0 < hi and r.top <= y_hi - reach and r.bottom >= y_lo + reach]
+    return [r for r in verticals.between(lo, hi) if r.top <= y_hi - reach and r.bottom >= y_lo + reach]
 
 
 def _splittable(before: list[dict], after: list[dict]) -> bool:
