@@ -263,12 +263,15 @@ def bench_sample_validation(build_dir: Path, repeats: int, build_stage: float | 
 
 def bench_engines(repeats: int) -> None:
     """Per-page cost of each page source on the sample, in this process (warm): what the source
-    itself hands the reader (characters and edges), and all of stage 1 (budgetkg.pdf.read_pages:
-    words, splits at rules, lines) on it. pdfplumber, the reference, is the baseline."""
+    itself hands the reader (characters and edges), all of stage 1 (budgetkg.pdf.read_pages:
+    words, splits at rules, lines) on it, and the reading stages up to the Document
+    (budgetkg.reader.read_document: stage 1, tables, kinds, reader). pdfplumber, the reference,
+    is the baseline of each."""
     import pdfplumber
 
     from budgetkg import pdf_pdfium
     from budgetkg.pdf import ENGINES, read_pages
+    from budgetkg.reader import read_document
 
     def plumber_raw() -> float:
         start = time.perf_counter()
@@ -290,7 +293,12 @@ def bench_engines(repeats: int) -> None:
     pages = pdf_pdfium.count_pages(SAMPLE)
     raw = {"pdfplumber": median_of(repeats, plumber_raw), "pdfium": median_of(repeats, pdfium_raw)}
     stage = {e: median_of(repeats, lambda e=e: _timed_call(lambda: read_pages(SAMPLE, engine=e))) for e in ENGINES}
-    for label, figures in (("characters and edges", raw), ("stage 1 (read_pages: words, rules, lines)", stage)):
+    reading = {e: median_of(repeats, lambda e=e: _timed_call(lambda: read_document(SAMPLE, engine=e))) for e in ENGINES}
+    for label, figures in (
+        ("characters and edges", raw),
+        ("stage 1 (read_pages: words, rules, lines)", stage),
+        ("reading stages (read_document: stage 1, tables, reader)", reading),
+    ):
         base = figures["pdfplumber"] / pages * 1000
         for engine in ENGINES:
             per_page = figures[engine] / pages * 1000

@@ -86,8 +86,14 @@ class TableKind:
 
     def matches(self, title: str) -> bool:
         """The title, without numbering and owner prefixes, matches a pattern in full."""
-        norm = self.vocabulary.normalise(title) if self.vocabulary else normalise_title(title)
-        core = self.vocabulary.title_core(norm) if self.vocabulary else norm
+        if self.vocabulary is None:
+            norm = normalise_title(title)
+            return self.matches_forms(norm, norm)
+        return self.matches_forms(*self.vocabulary.title_forms(title))
+
+    def matches_forms(self, norm: str, core: str) -> bool:
+        """`matches` on a title already normalised (`Vocabulary.title_forms`): a reader asks
+        every kind about every line of a document, and the forms are made once per line."""
         return any(p.fullmatch(norm) or p.fullmatch(core) for p in self.patterns)
 
     @property
@@ -152,6 +158,11 @@ class Vocabulary:
         """A normalised title without whose it is (部门 / 单位 / 市级部门 / 预算单位 …)."""
         return _strip_prefixes(title, self.owner)
 
+    def title_forms(self, title: str) -> tuple[str, str]:
+        """(normalised title, its core): what `TableKind.matches` compares with its patterns."""
+        norm = self.normalise(title)
+        return norm, self.title_core(norm)
+
     def is_total(self, label: str) -> bool:
         """合计 / 总计 / 本年收入合计 / 小计 …: the label of a total row."""
         text = squash(label)
@@ -193,20 +204,40 @@ class Vocabulary:
         return name
 
 
+#: Titles whose kind `Mappings.kind_for_title` remembers (every line of a document is asked,
+#: once per reading and column strategy); past this many the memory starts afresh, so a worker
+#: reading a whole corpus does not grow without bound.
+TITLE_MEMO_SIZE = 20_000
+
+
 @dataclass(frozen=True)
 class Mappings:
     kinds: tuple[TableKind, ...]
     columns: dict[str, ColumnLabel]
     org_aliases: dict[str, str]  # printed name (squashed) → organisation key
     vocabulary: Vocabulary
+    _title_kinds: dict[str, TableKind | None] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def kind_for_title(self, title: str) -> TableKind | None:
         """The kind whose title patterns match the title in full (how a title line is known
-        for one before its table is read; the reader then weighs all evidence)."""
-        for kind in self.kinds:
-            if kind.matches(title):
-                return kind
-        return None
+        for one before its table is read; the reader then weighs all evidence). The answer
+        depends on the title alone, so it is remembered (`TITLE_MEMO_SIZE`)."""
+        memo = self._title_kinds
+        if title in memo:
+            return memo[title]
+        forms = self.vocabulary.title_forms(title)
+        found = next(
+            (
+                kind
+                for kind in self.kinds
+                if (kind.matches_forms(*forms) if kind.vocabulary is self.vocabulary else kind.matches(title))
+            ),
+            None,
+        )
+        if len(memo) >= TITLE_MEMO_SIZE:
+            memo.clear()
+        memo[title] = found
+        return found
 
     def by_kind(self, kind: str) -> TableKind | None:
         return next((k for k in self.kinds if k.kind == kind), None)

@@ -8,22 +8,23 @@ and unruled tables alike.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import re
-from collections.abc import Callable, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import pdfplumber
-from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
-from pdfminer.pdfparser import PDFSyntaxError
-from pdfminer.psparser import PSException
-from pdfplumber.utils.text import WordExtractor
 
 from budgetkg.layout import LayoutSettings, load_layout
 from budgetkg.model import TEXT_LAYER, InputError, PageText, Rule, SourceFile, TextLine, Word
 
 # pdfminer logs every recoverable syntax oddity; a reader of real documents must not spam.
+# (pdfplumber and pdfminer are imported only where the pdfplumber engine runs: PDFium's pages
+# need neither, and the import costs a worker a tenth of a second.)
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 #: The page sources: pdfplumber (the reference) and PDFium (`budgetkg.pdf_pdfium`, issue 16).
@@ -34,6 +35,8 @@ ENGINES = ("pdfplumber", "pdfium")
 DEFAULT_ENGINE = "pdfium"
 
 if TYPE_CHECKING:
+    import pdfplumber
+
     from budgetkg.ocr import OcrOptions
 
 QUOTES = re.compile(r"^[“”‘’\"'「」『』]+$")
@@ -63,6 +66,8 @@ def count_pages(path: Path, engine: str = DEFAULT_ENGINE) -> int:
         from budgetkg import pdf_pdfium
 
         return pdf_pdfium.count_pages(path)
+    import pdfplumber
+
     with pdfplumber.open(path) as pdf:
         return len(pdf.pages)
 
@@ -95,6 +100,11 @@ def _read_text_pages(path: Path, numbers: Sequence[int] | None, engine: str) -> 
         raise InputError(name, "is not a PDF file (no %PDF- header)")
     if engine == "pdfium":
         return _read_pdfium(path, numbers)
+    import pdfplumber
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfparser import PDFSyntaxError
+    from pdfminer.psparser import PSException
+
     try:
         with pdfplumber.open(path) as pdf:
             wanted = range(1, len(pdf.pages) + 1) if numbers is None else numbers
@@ -133,6 +143,8 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 
 def _is_encryption_error(exc: BaseException) -> bool:
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+
     return any(
         isinstance(e, PDFPasswordIncorrect | PDFEncryptionError)
         or "password" in str(e).lower()
@@ -164,11 +176,95 @@ def _read_pdfium(path: Path, numbers: Sequence[int] | None) -> list[PageText]:
 
 
 def _upright_text(chars: list[dict], width: float, height: float) -> str:
-    """pdfplumber's `Page.extract_text` of a page whose box starts at 0,0, from any source's characters."""
-    from pdfplumber.utils.text import chars_to_textmap
+    """pdfplumber's `Page.extract_text` (its default, not the layout mode) of a page from any
+    source's characters: its words (tolerance 3, blanks part words), in lines of words whose
+    tops chain within 3 pt, one space between words and a line break between lines."""
+    lines: list[str] = []
+    for _, line in itertools.groupby(_clustered_in_order(list(word_chars(chars, 3, 3, False)), 3), key=itemgetter(0)):
+        text: list[str] = []
+        length = 0
+        for _, word in line:
+            if length:
+                text.append(" ")
+                length += 1
+            letters = "".join(LIGATURES.get(c["text"], c["text"]) for c in word)
+            text.append(letters)
+            length += len(letters)
+        lines.append("".join(text))
+    return "\n".join(lines)
 
-    box = (0, 0, width, height)
-    return chars_to_textmap(chars, layout_bbox=box, layout_width=width, layout_height=height).as_string
+
+def _clustered_in_order(words: list[list[dict]], tolerance: float) -> Iterator[tuple[int, list[dict]]]:
+    """(line number, word) in the words' own order, a line being the words whose tops (the
+    highest of their characters') fall in one cluster (`_clusters`)."""
+    tops = [min(c["top"] for c in w) for w in words]
+    cluster = _clusters(tops, tolerance)
+    return ((cluster[top], w) for top, w in zip(tops, words, strict=True))
+
+
+#: pdfplumber's ligature expansions (a word's text spells ﬁ as fi).
+LIGATURES = {"ﬀ": "ff", "ﬃ": "ffi", "ﬄ": "ffl", "ﬁ": "fi", "ﬂ": "fl", "ﬆ": "st", "ﬅ": "st"}
+
+
+def _clusters(values: Sequence[float], tolerance: float) -> dict[float, int]:
+    """Each distinct value → the number of its cluster: sorted, a value joins the cluster of the
+    one before it when at most `tolerance` above it (pdfplumber's cluster_list)."""
+    ordered = sorted(set(values))
+    out: dict[float, int] = {}
+    group = 0
+    for i, v in enumerate(ordered):
+        if i and (tolerance == 0 or v > ordered[i - 1] + tolerance):
+            group += 1
+        out[v] = group
+    return out
+
+
+def word_chars(
+    chars: Sequence[dict], x_tolerance: float, y_tolerance: float, keep_blanks: bool
+) -> Iterator[list[dict]]:
+    """The characters of each word, as pdfplumber's WordExtractor (0.11, default directions,
+    no text flow) groups them, so that both page sources and the reference agree to the
+    character: runs of upright and of turned characters; lines by their tops (turned: their
+    x0) clustered within the tolerance; along a line by x0 (turned: top, bottom); a character
+    starts a new word when it lies before the previous one, more than the tolerance after its
+    end, or off its line; a blank ends a word unless `keep_blanks`; a character without text
+    is a word of its own. Pure Python either way, but without pdfplumber's word dictionaries."""
+    for upright, run in itertools.groupby(chars, key=itemgetter("upright")):
+        group = list(run)
+        if upright:
+            line_key, tolerance, order = itemgetter("top"), y_tolerance, itemgetter("x0")
+            start, end, across, across_tolerance, along_tolerance = "x0", "x1", "top", y_tolerance, x_tolerance
+        else:
+            line_key, tolerance, order = itemgetter("x0"), x_tolerance, itemgetter("top", "bottom")
+            start, end, across, across_tolerance, along_tolerance = "top", "bottom", "x0", x_tolerance, y_tolerance
+        cluster = _clusters([line_key(c) for c in group], tolerance)
+        lines: dict[int, list[dict]] = {}  # each line's characters in their order on the page
+        for c in group:
+            lines.setdefault(cluster[line_key(c)], []).append(c)
+        for number in sorted(lines):
+            word: list[dict] = []
+            for c in sorted(lines[number], key=order):
+                text = c["text"]
+                if not keep_blanks and text.isspace():
+                    if word:
+                        yield word
+                    word = []
+                elif not text:
+                    if word:
+                        yield word
+                    yield [c]
+                    word = []
+                elif word and (
+                    c[start] < (prev := word[-1])[start]
+                    or c[start] > prev[end] + along_tolerance
+                    or abs(c[across] - prev[across]) > across_tolerance
+                ):
+                    yield word
+                    word = [c]
+                else:
+                    word.append(c)
+            if word:
+                yield word
 
 
 def _read_page(page: pdfplumber.page.Page, number: int, settings: LayoutSettings | None = None) -> PageText:
@@ -195,16 +291,13 @@ def page_text(
     if turn in (90, 270):
         width, height = height, width
     rules = [r for r in (_rule(e, settings) for e in edges) if r is not None]
-    extractor = WordExtractor(
-        x_tolerance=settings.x_tolerance, y_tolerance=settings.y_tolerance, keep_blank_chars=True
-    )
-    verticals = [r for r in rules if not r.horizontal] if settings.split_at_rules else []
+    verticals = Verticals.of([r for r in rules if not r.horizontal] if settings.split_at_rules else [])
     words: list[Word] = []
-    for raw in extractor.extract_words(chars, return_chars=True):
-        if raw["text"].strip():
-            words.extend(_split_word(raw["chars"], verticals, settings))
+    for word in word_chars(chars, settings.x_tolerance, settings.y_tolerance, True):
+        if _text(word).strip():
+            words.extend(_split_word(word, verticals, settings))
     words = _join_years(words, settings)
-    plain = (upright_text() or "") if not turn else _plain_text(chars, extractor)
+    plain = (upright_text() or "") if not turn else _plain_text(chars, settings)
     return PageText(
         number=number,
         width=width,
@@ -257,33 +350,101 @@ def _turn_char(char: dict, turn: int, w: float, h: float) -> dict:
     return out
 
 
-def _plain_text(chars: list[dict], extractor: WordExtractor) -> str:
+def _text(chars: list[dict]) -> str:
+    """A word's text as pdfplumber spells it (ligatures expanded)."""
+    return "".join(LIGATURES.get(c["text"], c["text"] or "") for c in chars)
+
+
+def _plain_text(chars: list[dict], settings: LayoutSettings) -> str:
     """The page's text in reading order for a turned page (pdfplumber's extract_text reads the
     page as it lies)."""
-    words = [Word(w["text"].strip(), w["x0"], w["x1"], w["top"], w["bottom"]) for w in extractor.extract_words(chars)]
+    words = [
+        Word(
+            _text(w).strip(),
+            min(c["x0"] for c in w),
+            max(c["x1"] for c in w),
+            min(c["top"] for c in w),
+            max(c["bottom"] for c in w),
+        )
+        for w in word_chars(chars, settings.x_tolerance, settings.y_tolerance, True)
+    ]
     return "\n".join(line.text for line in group_lines([w for w in words if w.text]))
 
 
 BOLD_FONT = re.compile(r"bold|black|heavy|demi|semibold|hei|黑", re.IGNORECASE)
 SPLIT_AMOUNT = re.compile(r"^[-−]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+)")
 LABEL_START = re.compile(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[、.．](?!\d))")
+#: The characters LABEL_START can begin with, besides digits (\d: str.isdecimal).
+LABEL_FIRST = frozenset("一二三四五六七八九十（(")
 
 
-def _split_word(chars: list[dict], verticals: Sequence[Rule], settings: LayoutSettings) -> list[Word]:
+@dataclass(frozen=True)
+class Verticals:
+    """A page's vertical rules in order of x, to find those between two x by bisection (a ruled
+    grid page has hundreds; 06-gz-wjw)."""
+
+    rules: tuple[Rule, ...]
+    xs: tuple[float, ...]
+
+    @classmethod
+    def of(cls, rules: Sequence[Rule]) -> Verticals:
+        ordered = sorted(rules, key=lambda r: r.x0)
+        return cls(tuple(ordered), tuple(r.x0 for r in ordered))
+
+    def between(self, lo: float, hi: float) -> tuple[Rule, ...]:
+        """The rules with lo < x0 < hi."""
+        return self.rules[bisect_right(self.xs, lo) : bisect_left(self.xs, hi)]
+
+
+def _split_word(chars: list[dict], verticals: Verticals, settings: LayoutSettings) -> list[Word]:
     """One pdfplumber word as one or more words, from its characters: split where a vertical
     rule runs between two characters (a cell border) and where a printed amount runs straight
     into a numbered label (12-cn-gjxfj p.5: `16,474.82一、一般公共服务支出`, an amount right-aligned
     against the border and the next cell's label left-aligned against it; 01-gz-zwfwsjglj p.21:
     the 其他资金 `0.00` against the 绩效目标 text). A rule never parts a piece of one character or
     one that starts with punctuation (a link box drawn round the `7` of `7、…` in 14-cs-xfj's
-    contents)."""
-    parts: list[list[dict]] = [[]]
-    for i, cur in enumerate(chars):
-        at_rule = i > 0 and _rule_between(chars[i - 1], cur, verticals, settings) and _splittable(parts[-1], chars[i:])
-        if at_rule or (i > 0 and settings.split_amount_label and _amount_ends(parts[-1], chars[i:])):
-            parts.append([])
-        parts[-1].append(cur)
-    return [w for part in parts if (w := _word(part, settings)) is not None]
+    contents).
+
+    Only the rules that can stand between two of the word's characters are asked
+    (`_rules_across`), and the text of the word is joined once: the characters before a
+    place and the eight after it are slices of it (`_amount_ends`), looked at only where the
+    next character can begin a label (`LABEL_FIRST`, a digit)."""
+    n = len(chars)
+    if n < 2:
+        return [w for w in (_word(chars, settings),) if w is not None]
+    across = _rules_across(chars, verticals, settings)
+    texts = [c["text"] for c in chars]
+    text = "".join(texts)
+    offsets = [0]
+    for t in texts:
+        offsets.append(offsets[-1] + len(t))
+    starts = [0]  # where each part begins
+    for i in range(1, n):
+        at_rule = across and _rule_between(chars[i - 1], chars[i], across, settings)
+        if at_rule and _splittable(chars[starts[-1] : i], chars[i:]):
+            starts.append(i)
+        elif settings.split_amount_label:
+            first = text[offsets[i] : offsets[i] + 1]
+            if (first in LABEL_FIRST or first.isdecimal()) and _amount_ends(
+                text[offsets[starts[-1]] : offsets[i]], text[offsets[i] : offsets[min(i + 8, n)]]
+            ):
+                starts.append(i)
+    ends = [*starts[1:], n]
+    return [w for a, b in zip(starts, ends, strict=True) if (w := _word(chars[a:b], settings)) is not None]
+
+
+def _rules_across(chars: list[dict], verticals: Verticals, settings: LayoutSettings) -> list[Rule]:
+    """The vertical rules `_rule_between` can find between some two of these characters: those
+    whose x lies between the leftmost and rightmost place it tests and that reach across the
+    characters' vertical centres (the others cannot pass its test for any pair)."""
+    if not verticals.rules:
+        return []
+    lo = min(c["x0"] + (c["x1"] - c["x0"]) / 2 for c in chars[:-1])
+    hi = max(c["x0"] for c in chars[1:]) + 0.5
+    centres = [(c["top"] + c["bottom"]) / 2 for c in chars[1:]]
+    y_lo, y_hi = min(centres), max(centres)
+    reach = settings.rule_reach
+    return [r for r in verticals.between(lo, hi) if r.top <= y_hi - reach and r.bottom >= y_lo + reach]
 
 
 def _splittable(before: list[dict], after: list[dict]) -> bool:
@@ -305,15 +466,16 @@ def _rule_between(prev: dict, cur: dict, verticals: Sequence[Rule], settings: La
     )
 
 
-def _amount_ends(current: list[dict], rest: list[dict]) -> bool:
-    """The characters so far are a printed amount and the rest starts a numbered label."""
+def _amount_ends(current: str, rest: str) -> bool:
+    """The text so far (`current`, of the word's part being built) is a printed amount and the
+    text after it (`rest`, its next eight characters) starts a numbered label."""
     if not current:
         return False
-    head = "".join(c["text"] for c in current).strip()
-    match = SPLIT_AMOUNT.match(head)
-    if match is None or match.end() != len(head):
+    if not LABEL_START.match(rest):
         return False
-    return bool(LABEL_START.match("".join(c["text"] for c in rest[:8])))
+    head = current.strip()
+    match = SPLIT_AMOUNT.match(head)
+    return match is not None and match.end() == len(head)
 
 
 def _word(chars: list[dict], settings: LayoutSettings) -> Word | None:
@@ -323,7 +485,7 @@ def _word(chars: list[dict], settings: LayoutSettings) -> Word | None:
     ink = [c for c in chars if c["text"].strip()]
     if not text or not ink:
         return None
-    bold = sum(1 for c in ink if BOLD_FONT.search(str(c.get("fontname", "")).split("+")[-1]))
+    bold = sum(1 for c in ink if _is_bold_font(str(c.get("fontname", ""))))
     return Word(
         text,
         float(min(c["x0"] for c in ink)),
@@ -332,6 +494,13 @@ def _word(chars: list[dict], settings: LayoutSettings) -> Word | None:
         float(max(c["bottom"] for c in chars)),
         bold=bold >= settings.bold_share * len(ink),
     )
+
+
+@cache
+def _is_bold_font(fontname: str) -> bool:
+    """The font (name without its subset prefix) is a bold face by `BOLD_FONT`; a page names a
+    handful of fonts for thousands of characters, so each is judged once."""
+    return BOLD_FONT.search(fontname.split("+")[-1]) is not None
 
 
 def _join_years(words: list[Word], settings: LayoutSettings) -> list[Word]:

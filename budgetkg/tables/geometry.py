@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -51,6 +52,32 @@ def _column_of(columns: Sequence[_Column], x: float) -> int | None:
     if columns and x > columns[-1].x1:
         return len(columns) - 1
     return None
+
+
+class RulesAcross:
+    """Vertical rules by the heights they span, to find those crossing a height without testing
+    every rule of the page (a ruled grid page has hundreds of cell sides: 06-gz-wjw). Each rule
+    is filed under every band of `BAND` points it reaches into, and a height looked up in its
+    band; a rule reaching over more than `MAX_BANDS` bands (or off any finite page) is tested
+    at every height."""
+
+    BAND = 16.0
+    MAX_BANDS = 256
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.bands: dict[int, list[Rule]] = {}
+        self.everywhere: list[Rule] = []
+        for r in rules:
+            if not (math.isfinite(r.top) and math.isfinite(r.bottom)) or r.bottom - r.top > self.BAND * self.MAX_BANDS:
+                self.everywhere.append(r)
+                continue
+            for band in range(int(r.top // self.BAND), int(r.bottom // self.BAND) + 1):
+                self.bands.setdefault(band, []).append(r)
+
+    def at(self, y: float) -> list[Rule]:
+        """The rules with top <= y <= bottom."""
+        near = self.bands.get(int(y // self.BAND), ()) if math.isfinite(y) else ()  # no finite rule holds ±inf
+        return [r for r in (*near, *self.everywhere) if r.top <= y <= r.bottom]
 
 
 def _verticals(page: PageText, top: float, bottom: float, min_height: float) -> list[Rule]:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from budgetkg.layout import LayoutSettings
 from budgetkg.mapping import TableKind, squash
 from budgetkg.model import PageText, Rule, TextLine, Word
-from budgetkg.tables.geometry import _Column, _column_of, _rule_heights, _short
+from budgetkg.tables.geometry import RulesAcross, _Column, _column_of, _rule_heights, _short
 from budgetkg.tables.locate import _Found, _Segment
 from budgetkg.tables.patterns import BRACKET_CODE, CODE, TOTAL_LABEL, is_amount, is_number_like
 
@@ -205,7 +205,7 @@ def _header_paths(
     rules: Iterable[Rule],
     kind: TableKind | None,
 ) -> list[tuple[str, ...]]:
-    verticals = [r for r in rules if not r.horizontal]
+    verticals = RulesAcross([r for r in rules if not r.horizontal])
     for col in columns:
         col.parents.clear()
         col.fragments.clear()
@@ -232,9 +232,9 @@ def _header_paths(
     return paths
 
 
-def _cell_span(w: Word, columns: list[_Column], verticals: list[Rule]) -> list[int]:
+def _cell_span(w: Word, columns: list[_Column], verticals: RulesAcross) -> list[int]:
     """Columns a header word's cell covers: up to the nearest rules that reach its line."""
-    reach = [r.x0 for r in verticals if r.top <= w.yc <= r.bottom]
+    reach = [r.x0 for r in verticals.at(w.yc)]
     if len(reach) >= 2:
         lefts = [x for x in reach if x <= w.x0 + 1]
         rights = [x for x in reach if x >= w.x1 - 1]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from budgetkg.layout import LayoutSettings
 from budgetkg.mapping import squash
 from budgetkg.model import PageText, TextLine, Word
-from budgetkg.tables.geometry import _Column, _column_of, _merge_positions, _rule_heights, join_text
+from budgetkg.tables.geometry import RulesAcross, _Column, _column_of, _merge_positions, _rule_heights, join_text
 from budgetkg.tables.header import _cell_span
 from budgetkg.tables.patterns import BRACKET_CODE, CODE, ITEM_NUMBER, TOTAL_LABEL, is_amount, is_number_like
 
@@ -66,7 +66,7 @@ def _merged_body_cells(page: PageText, body: list[TextLine], columns: list[_Colu
     between them starts below it): by its centre it falls on the code column, and the reader
     took it for a header label of the codes. Such a word goes to the column of its cell whose
     body words are most often text (not amounts, not codes): where a row's label belongs."""
-    verticals = [r for r in page.rules if not r.horizontal]
+    verticals = RulesAcross([r for r in page.rules if not r.horizontal])
     text_count = [0] * len(columns)
     merged: list[tuple[Word, list[int]]] = []
     for line in body:
