@@ -20,6 +20,12 @@ from budgetkg.resources import data_dir
 #: classification → the IRI segment of its concepts (``def/code/func/2010301``)
 SCHEMES = {"functional": "func", "economic": "econ"}
 
+#: the kinds of source a code-list row cites (its ``source`` column, ontology/codelists/README.md),
+#: strongest first → the bk:EvidenceStatus concept (ontology/budgetkg.ttl) the graph states
+EVIDENCE_STATUS = {"sha256": "PrintedInDocument", "PX": "PublishedEdition", "KN": "NameCorroborated", "K": "Unverified"}
+#: a source reference: a published document's sha256 (first 16 hex) and page, or a named source
+SOURCE_REF = re.compile(r"sha256:[0-9a-f]{16}#p\d+|PX|KN|K")
+
 #: ordinal prefixes of printed row names (一、 （一） 1. 其中：) — not part of the name
 ORDINAL = re.compile(
     r"^(?:其中[：:])?\s*(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[.、．])\s*"
@@ -41,6 +47,18 @@ class CodeEntry:
     def name_in(self, year: int) -> str:
         """The name the code list gives the code in that year's edition."""
         return dict(self.names).get(year, self.label_zh)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The row's source references (``sha256:…#p12``, ``PX``, ``KN``, ``K``), as cited."""
+        return tuple(self.source.split())
+
+    @property
+    def evidence_status(self) -> str:
+        """The strongest kind of source the row cites (a key of EVIDENCE_STATUS's values): a
+        row citing only ``K`` is ``Unverified`` — its name was never checked against an edition."""
+        kinds = {ref.partition(":")[0] for ref in self.sources}
+        return next((status for kind, status in EVIDENCE_STATUS.items() if kind in kinds), "Unverified")
 
 
 @cache

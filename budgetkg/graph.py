@@ -620,12 +620,16 @@ class GraphBuilder:
             if entry and entry.label_en:
                 yield Triple(node, nn(SKOS + "prefLabel"), lit(entry.label_en, "en"))
             if entry:
+                yield from _evidence(node, entry)
                 for year in sorted(years):  # the list's name in each year printed: checked by shapes/codelists.ttl
                     edition = nn(f"{self.concept_iri(scheme, code)}/name/{year}")
                     yield Triple(node, nn(BK + "editionName"), edition)
                     yield Triple(edition, A, nn(BK + "EditionName"))
                     yield Triple(edition, nn(BK + "year"), typed(year, "gYear"))
                     yield Triple(edition, nn(RDFS + "label"), lit(entry.name_in(year), "zh"))
+                    if entry.evidence_status == "Unverified":
+                        for note in UNVERIFIED_NOTE:
+                            yield Triple(edition, nn(SKOS + "editorialNote"), note)
             yield Triple(node, nn(BK + "classificationLevel"), typed(code_level(code), "integer"))
             for year in sorted(years):
                 scheme_node = nn(self.scheme_iri(scheme, year))
@@ -685,6 +689,29 @@ class GraphBuilder:
                 yield Triple(node, nn(SKOS + "prefLabel"), lit(spec.title_en, "en"))
             if spec:
                 yield Triple(node, nn(SKOS + "notation"), lit(str(spec.number)))
+
+
+#: skos:editorialNote of a code-list row that cites no checked source (``K``)
+UNVERIFIED_NOTE = (
+    lit("未经核对：编码与名称出自维护者所知的版本，未与已取得的版本或已发布文件核对。", "zh"),
+    lit(
+        "Unverified: code and name are from the edition as known to the maintainers, not checked "
+        "against a retrieved edition or a published document.",
+        "en",
+    ),
+)
+
+
+def _evidence(node: NamedNode, entry: CodeEntry) -> Iterator[Triple]:
+    """Where the code list's row comes from (bk:evidence, each reference as cited in its
+    ``source`` column), how strong that is (bk:evidenceStatus), and for a row no source
+    checked, a note a user reads beside the name (ontology/codelists/README.md)."""
+    for ref in entry.sources:
+        yield Triple(node, nn(BK + "evidence"), lit(ref))
+    yield Triple(node, nn(BK + "evidenceStatus"), nn(BK + entry.evidence_status))
+    if entry.evidence_status == "Unverified":
+        for note in UNVERIFIED_NOTE:
+            yield Triple(node, nn(SKOS + "editorialNote"), note)
 
 
 def _item_names(table: Table, parents: tuple[int | None, ...]) -> list[str]:

@@ -106,8 +106,8 @@ def report(rows: list[tuple[str, ...]]) -> None:
                 missing[f"{code} (not a {scheme} code)"].add(year)
             elif entry is None:
                 missing[code].add(year)
-            elif squash(entry.label_zh) != name:
-                differ.append(f"  {year} {code}: printed {name} ({file} p.{page}), list {entry.label_zh}")
+            elif squash(entry.name_in(int(year))) != name:  # the year's edition name (``names`` column)
+                differ.append(f"  {year} {code}: printed {name} ({file} p.{page}), list {entry.name_in(int(year))}")
             else:
                 agree += 1
         print(

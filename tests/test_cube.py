@@ -139,6 +139,40 @@ def leaf_mismatches(store: Store) -> tuple[int, set[tuple[str, str]]]:
     return len(rows), off
 
 
+#: a printed total (bk:isTotal) that sums nothing (bk:isAggregate false) and is part of nothing,
+#: beside other top-level amounts of its table, column and side: a client summing the leaves
+#: would count it and what it totals (ontology/budgetkg.ttl, bk:isTotal)
+LONE_TOTALS = PREFIXES + """
+SELECT DISTINCT ?total WHERE {
+  ?total bk:isTotal true ; bk:isAggregate false ; bk:table ?t ; bk:column ?c ; bk:amount ?a .
+  FILTER NOT EXISTS { ?total bk:partOf ?any }
+  OPTIONAL { ?total bk:side ?side }
+  ?other bk:table ?t ; bk:column ?c ; bk:amount ?b .
+  OPTIONAL { ?other bk:side ?otherSide }
+  FILTER (?other != ?total && ?b != 0 && COALESCE(?side, 0) = COALESCE(?otherSide, 0))
+  FILTER NOT EXISTS { ?other bk:partOf ?any2 }
+}"""
+
+#: bk:isAggregate true exactly when some amount is bk:partOf it (ontology/budgetkg.ttl)
+AGGREGATES_WITHOUT_PARTS = PREFIXES + """
+SELECT ?o WHERE {
+  { ?o bk:isAggregate true FILTER NOT EXISTS { ?part bk:partOf ?o } }
+  UNION { ?part bk:partOf ?o . ?o bk:isAggregate false }
+}"""
+
+
+def incoherent_totals(store: Store) -> tuple[list[str], list[str]]:
+    """(lone printed totals, aggregates without parts or parts of a leaf): both empty when
+    bk:isTotal and bk:isAggregate agree as ontology/budgetkg.ttl says."""
+    lone = [r["total"].value for r in store.query(LONE_TOTALS, use_default_graph_as_union=True)]
+    loose = [r["o"].value for r in store.query(AGGREGATES_WITHOUT_PARTS, use_default_graph_as_union=True)]
+    return lone, loose
+
+
+def test_totals_and_aggregates_agree(store: Store) -> None:
+    assert incoherent_totals(store) == ([], [])
+
+
 #: the published document's own errors (README): the projects listed under two units add up
 #: to less than the units' printed rows, so the unit rows and the table's 合计 differ from their leaves
 KNOWN_DOCUMENT_ERRORS = {

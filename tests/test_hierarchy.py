@@ -91,3 +91,57 @@ def test_names_without_codes_nest_through_the_code_list(sample_document: Documen
     assert (
         tree["e行政运行"] == "政府办公厅（室）及相关机构事务" and tree["e事业运行"] == "政府办公厅（室）及相关机构事务"
     )
+
+
+# --- on the real published documents (tests/conftest.py real_build) ----------------------------
+
+
+def _parents(table: Table) -> list[tuple[str, str | None]]:
+    """(row, the row it is part of) by position; a row is its label, or its first text cell."""
+    codes = [(c[1] if (c := row_code(r, table)) else None) for r in table.rows]
+    parents = row_parents(table, nesting_codes(table, codes))
+
+    def name(r: Row) -> str:
+        return squash(r.label) or (squash(r.texts[0][1]) if r.texts else "")
+
+    return [(name(r), name(table.rows[p]) if p is not None else None) for r, p in zip(table.rows, parents, strict=True)]
+
+
+def _real_table(real_build, name: str, kind: str) -> Table:  # noqa: ANN001 - conftest.RealBuild
+    return next(t for t in real_build.document(name).tables if t.kind == kind)
+
+
+def test_unit_codes_nest_by_prefix(real_build) -> None:  # noqa: ANN001
+    """13-suz-sjj-2026 p.10 prints 024 苏州市审计局 (the department) above 024001 (its unit)."""
+    assert _parents(_real_table(real_build, "13-suz-sjj-2026", "income-summary")) == [
+        ("合计", None),
+        ("024", "合计"),
+        ("024001", "024"),
+    ]
+
+
+def test_procurement_rows_nest_by_the_column_they_name(real_build) -> None:  # noqa: ANN001
+    """政府采购表: 采购品目大类 > 专项名称 / 经济科目 > 采购物品名称, each in its own column."""
+    suz = _parents(_real_table(real_build, "13-suz-sjj-2026", "government-procurement"))  # p.22
+    unit = "苏州市审计局"  # printed indented under each category
+    assert suz[1:5] == [("货物", "合计"), (unit, "货物"), ("定额", unit), ("设备购置", unit)]
+    js = _parents(_real_table(real_build, "11-js-swbgt-2019", "government-procurement"))  # p.12
+    assert js[1:4] == [
+        ("一、货物A", "合计"),
+        ("机要及电子政务业务费", "一、货物A"),
+        ("PC服务器", "机要及电子政务业务费"),
+    ]
+    training = [p for name, p in js if name == "培训费"]  # 经济科目 only: under 三、服务C, not the 会议费 row
+    assert training == ["三、服务C", "三、服务C"]
+
+
+def test_leading_subtotals_and_numbered_totals(real_build) -> None:  # noqa: ANN001
+    js = _parents(_real_table(real_build, "11-js-swbgt-2019", "income-summary"))  # p.2: 小计 above its group
+    total, sub = "收入总计", "小计"  # each 小计 sums the rows below it up to the next 小计
+    assert [p for _, p in js] == [None, total, sub, sub, total, total, sub, sub, total, sub, sub, sub, total, sub]
+    hz = dict(_parents(_real_table(real_build, "15-hz-qxj-2026", "income-summary")))  # p.16
+    assert hz["杭州市气象服务中心（杭州市预警信息发布中心）"] == "杭州市气象局"
+    summary = _parents(_real_table(real_build, "15-hz-qxj-2026", "appropriation-summary"))  # p.18
+    assert ("一、本年支出合计", "支出总计") in summary and ("二、年终结转结余", "支出总计") in summary
+    beside = dict(_parents(_real_table(real_build, "11-js-swbgt-2019", "income-expenditure-summary")))  # p.1
+    assert beside["一、基本支出"] == beside["三、单位预留机动经费"] == "当年支出小计"
