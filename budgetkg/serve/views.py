@@ -9,7 +9,7 @@ chart) are the macros of ``templates/_macros.html``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -333,4 +333,3 @@ class ResourcePage:
     validation: tuple[ValidationResult, ...] = ()
     properties: tuple[Property, ...] = ()
     incoming: Incoming | None = None
-    charts: list[Chart] = field(default_factory=list)
