@@ -3,11 +3,14 @@ about budgets (amounts, 类/款/项 sums, provenance, SHACL), and the query page
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import quote
 
 import pyoxigraph as ox
@@ -203,3 +206,31 @@ def test_query_page_has_examples_when_present(live_server: LiveServer) -> None:
         config = page.split('type="application/json">', 1)[1].split("</script>", 1)[0]
         data = json.loads(config)
         assert data["endpoint"] == "/sparql"  # resolved by the page against its own address
+
+
+HTML_TAG = re.compile(
+    r"</?(?:a|abbr|br|button|code|details|div|form|h[1-6]|input|li|link|main|mark|nav|ol|option|p|rect|"
+    r"script|section|select|span|strong|summary|svg|table|tbody|td|text|textarea|th|thead|title|tr|ul)[\s>/]"
+)
+
+
+def test_no_markup_is_built_in_python() -> None:
+    """Every page's markup is in templates/ (autoescaped): no string in serve/*.py holds an HTML
+    tag (docstrings aside), so data cannot reach a page unescaped and a web developer finds all
+    markup in one place."""
+    serve = Path(__file__).resolve().parents[1] / "budgetkg" / "serve"
+    found = []
+    for path in sorted(serve.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+        }
+        for node in ast.walk(tree):
+            text = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+            if id(node) not in docstrings and HTML_TAG.search(text):
+                found.append(f"{path.name}:{node.lineno}: {node.value[:60]!r}")
+    assert found == []

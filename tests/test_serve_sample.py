@@ -86,3 +86,41 @@ def test_home_and_resource_pages_in_chromium(sample_server: LiveServer) -> None:
         assert only_local(browser.requested_urls()) == []
     finally:
         browser.close()
+
+
+def test_prose_figures_are_marked_in_the_text_only(sample_server: LiveServer) -> None:
+    """Each checked figure of the budget's prose is one <mark> in the sentence, never inside the
+    tooltip of another: the sample's 政府采购 sentence prints 4198.58 = 110.39 + 0 + 4088.19, and
+    the tooltip of 4198.58 quotes 110.39 (a text replace once marked the figure there, breaking
+    the element)."""
+    from html.parser import HTMLParser
+
+    page = sample_server.request("GET", path_of(BASE + "id/budget/gz-zwfwsjglj/2023/budget")).text
+    claims = page.split('<ol class="claims">', 1)[1].split("</ol>", 1)[0]
+
+    class Marks(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.marks: list[tuple[str, str]] = []
+            self._open: list[str] | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "mark":
+                assert self._open is None, "a mark inside a mark"
+                self._open = [dict(attrs).get("title") or ""]
+
+        def handle_data(self, data: str) -> None:
+            if self._open is not None:
+                self._open.append(data)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "mark" and self._open is not None:
+                self.marks.append((self._open[0], "".join(self._open[1:])))
+                self._open = None
+
+    parser = Marks()
+    parser.feed(claims)
+    assert len(parser.marks) >= 20
+    assert all("<" not in title and "mark" not in title for title, _ in parser.marks)
+    procurement = [title for title, figure in parser.marks if figure == "4198.58"]
+    assert procurement and "110.39" in procurement[0] and "4088.19" in procurement[0]

@@ -1,4 +1,5 @@
-"""Charts: inline SVG (treemap, bars) drawn here — the no-JavaScript and print fallback — and the
+"""Charts: the geometry of the inline SVG (treemap, bars), computed here and drawn by the
+``chart`` macro of ``templates/_macros.html`` — the no-JavaScript and print fallback — and the
 data islands from which static/charts.js draws the same charts with ECharts when installed.
 
 The treemap uses the squarified layout (Bruls, Huizing, van Wijk 2000): rows of rectangles
@@ -10,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from budgetkg.serve.markup import attr, esc, fmt_amount
+from budgetkg.serve.markup import fmt_amount
+from budgetkg.serve.views import BarsSvg, Chart, SvgBar, SvgBox, SvgText, TreemapSvg
 
 PALETTE = (
     "#1f6fb2", "#c4452b", "#2e8b57", "#8e44ad", "#d4841b", "#17857d",
@@ -82,85 +84,76 @@ def _lighten(hex_color: str, amount: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def _label(x: float, y: float, w: float, h: float, lines: list[str]) -> str:
+def _label(x: float, y: float, w: float, h: float, lines: list[str]) -> tuple[SvgText, ...]:
+    """The lines of text that fit in a box (none in a box too small to read)."""
     if w < 46 or h < 16:
-        return ""
+        return ()
     max_chars = max(1, int(w / 7.5))
     out = []
     for k, line in enumerate(lines):
         if 14 * (k + 1) + 2 > h:
             break
         text = line if len(line) <= max_chars else line[: max_chars - 1] + "…"
-        out.append(f'<text x="{x + 4:.1f}" y="{y + 13 + 14 * k:.1f}">{esc(text)}</text>')
-    return "".join(out)
+        out.append(SvgText(x + 4, y + 13 + 14 * k, text))
+    return tuple(out)
 
 
-def treemap(nodes: list[Node], unit: str, *, width: int = 960, height: int = 420) -> str:
-    """Two-level treemap (e.g. 类 containing 款) as an inline SVG element."""
+def treemap(nodes: list[Node], unit: str, *, width: int = 960, height: int = 420) -> TreemapSvg | None:
+    """Two-level treemap (e.g. 类 containing 款), drawn as SVG by ``templates/_macros.html``."""
     items = sorted((n for n in nodes if n.value > 0), key=lambda n: n.value, reverse=True)
     if not items:
-        return ""
+        return None
     total = sum(n.value for n in items)
     rects = squarify([float(n.value) for n in items], (0, 0, width, height))
-    parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="treemap" xmlns="http://www.w3.org/2000/svg">']
+    boxes: list[SvgBox] = []
     for k, (node, (x, y, w, h)) in enumerate(zip(items, rects, strict=True)):
         color = PALETTE[k % len(PALETTE)]
         share = float(node.value / total * 100) if total else 0.0
         title = f"{node.label}: {fmt_amount(node.value)} {unit} ({share:.1f}%)"
         kids = sorted((c for c in node.children if c.value > 0), key=lambda c: c.value, reverse=True)
-        frame = (
-            f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{color}" '
-            f'stroke="#fff" stroke-width="2"><title>{esc(title)}</title></rect>'
-        )
         header = 18 if h > 60 and w > 60 else 0
         if kids and header:
-            head = frame + _label(x, y, w, 18, [f"{node.label} {share:.0f}%"])
-            parts.append(f'<a href="{attr(node.href)}">{head}</a>' if node.href else head)
+            head = _label(x, y, w, 18, [f"{node.label} {share:.0f}%"])
+            boxes.append(SvgBox(x, y, w, h, color, 2, title, head, node.href))
             inner = (x + 3, y + header, w - 6, h - header - 3)
             for i, (kid, (kx, ky, kw, kh)) in enumerate(
                 zip(kids, squarify([float(c.value) for c in kids], inner), strict=True)
             ):
                 ktitle = f"{kid.label}: {fmt_amount(kid.value)} {unit}"
                 shade = _lighten(color, 0.22 + 0.12 * (i % 3))
-                rect = (
-                    f'<rect x="{kx:.1f}" y="{ky:.1f}" width="{kw:.1f}" height="{kh:.1f}" '
-                    f'fill="{shade}" stroke="#fff" stroke-width="1">'
-                    f"<title>{esc(ktitle)}</title></rect>" + _label(kx, ky, kw, kh, [kid.label, fmt_amount(kid.value)])
-                )
-                parts.append(f'<a href="{attr(kid.href)}">{rect}</a>' if kid.href else rect)
+                labels = _label(kx, ky, kw, kh, [kid.label, fmt_amount(kid.value)])
+                boxes.append(SvgBox(kx, ky, kw, kh, shade, 1, ktitle, labels, kid.href))
         else:
-            cell = frame + _label(x, y, w, h, [node.label, fmt_amount(node.value), f"{share:.1f}%"])
-            parts.append(f'<a href="{attr(node.href)}">{cell}</a>' if node.href else cell)
-    parts.append("</svg>")
-    return "".join(parts)
+            labels = _label(x, y, w, h, [node.label, fmt_amount(node.value), f"{share:.1f}%"])
+            boxes.append(SvgBox(x, y, w, h, color, 2, title, labels, node.href))
+    return TreemapSvg(width, height, tuple(boxes))
 
 
-def bars(nodes: list[Node], unit: str, *, width: int = 960) -> str:
-    """Horizontal bar chart (e.g. largest projects) as an inline SVG element."""
+def bars(nodes: list[Node], unit: str, *, width: int = 960) -> BarsSvg | None:
+    """Horizontal bar chart (e.g. largest projects), drawn as SVG by ``templates/_macros.html``."""
     items = [n for n in nodes if n.value > 0]
     if not items:
-        return ""
+        return None
     top = max(n.value for n in items)
     label_w, row_h = 360, 24
     height = row_h * len(items) + 8
-    parts = [
-        f'<svg class="bars" viewBox="0 0 {width} {height}" role="img" aria-label="bar chart" '
-        'xmlns="http://www.w3.org/2000/svg">'
-    ]
+    out = []
     for k, n in enumerate(items):
         y = 4 + k * row_h
         bw = float(n.value / top) * (width - label_w - 120) if top else 0
         name = n.label if len(n.label) <= 26 else n.label[:25] + "…"
-        row = (
-            f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end">{esc(name)}</text>'
-            f'<rect x="{label_w}" y="{y + 3}" width="{bw:.1f}" height="{row_h - 8}" '
-            f'fill="{PALETTE[k % len(PALETTE)]}"><title>{esc(n.label)}: '
-            f"{esc(fmt_amount(n.value))} {esc(unit)}</title></rect>"
-            f'<text x="{label_w + bw + 6:.1f}" y="{y + 16}">{esc(fmt_amount(n.value))}</text>'
+        out.append(
+            SvgBar(
+                y=y,
+                length=bw,
+                name=name,
+                title=f"{n.label}: {fmt_amount(n.value)} {unit}",
+                amount=fmt_amount(n.value),
+                fill=PALETTE[k % len(PALETTE)],
+                href=n.href,
+            )
         )
-        parts.append(f'<a href="{attr(n.href)}">{row}</a>' if n.href else row)
-    parts.append("</svg>")
-    return "".join(parts)
+    return BarsSvg(width, height, label_w, row_h - 8, tuple(out))
 
 
 # --- interactive charts (Apache ECharts, installed by scripts/install_ui.sh) ------------------
@@ -180,12 +173,8 @@ def node_data(node: Node) -> dict:
     return out
 
 
-def interactive(kind: str, unit: str, fallback: str, data: object, *, cls: str = "chart") -> str:
-    """A chart container: the JSON for charts.js, and the SVG fallback inside it."""
-    from budgetkg.serve.markup import script_json
-
-    return (
-        f'<div class="{attr(cls)}" data-chart="{attr(kind)}" data-unit="{attr(unit)}">'
-        f'<script type="application/json" class="chart-data">{script_json(data)}</script>'
-        f'<div class="chart-fallback">{fallback}</div></div>'
-    )
+def interactive(
+    kind: str, unit: str, fallback: TreemapSvg | BarsSvg | None, data: object, *, cls: str = "chart"
+) -> Chart:
+    """A chart container (``chart`` macro): the JSON for charts.js, and the SVG fallback inside it."""
+    return Chart(kind=kind, unit=unit, data=data, fallback=fallback, css_class=cls)

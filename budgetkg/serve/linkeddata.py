@@ -17,9 +17,8 @@ import pyoxigraph as ox
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from budgetkg.serve import describe, files, pages
+from budgetkg.serve import describe, files, pages, templating
 from budgetkg.serve.execute import Job
-from budgetkg.serve.markup import attr, esc, layout
 from budgetkg.serve.negotiation import (
     GRAPH_FORMATS,
     HTML,
@@ -260,21 +259,10 @@ async def dumps_index(request: Request) -> Response:
     site: Site = request.app.state.site
     root = site.build.root / "dumps"
     entries = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
-    rows = []
-    for p in entries:
-        rel = p.relative_to(root).as_posix()
-        rows.append(
-            f'<tr><td><a href="/dumps/{attr(rel)}">{esc(rel)}</a></td>'
-            f'<td class="num">{p.stat().st_size:,}</td><td>{esc(files.media_type_for(p))}</td></tr>'
-        )
-    body = (
-        "<h1>下载 Downloads</h1><p>Whole graph and per-document dumps of this build. "
-        'Described in <a href="/catalog.ttl">catalog.ttl</a> (DCAT, '
-        '<a href="/catalog.jsonld">JSON-LD</a>) and <a href="/.well-known/void">VoID</a>.</p>'
-        '<table class="data"><thead><tr><th>File</th><th class="num">Bytes</th>'
-        "<th>Media type</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    files_shown = [(p.relative_to(root).as_posix(), f"{p.stat().st_size:,}", files.media_type_for(p)) for p in entries]
+    return HTMLResponse(
+        templating.render("downloads.html", title="Downloads", site_title=site.config.title, files=files_shown)
     )
-    return HTMLResponse(layout("Downloads", body, site_title=site.config.title))
 
 
 async def catalog_ttl(request: Request) -> Response:

@@ -1,12 +1,11 @@
-"""Small HTML building blocks with escaping done in one place (no template engine needed).
+"""What pages do to values before a template shows them: safe link targets, compact IRIs,
+amounts as printed, JSON for a script island.
 
-Every piece of data goes through :func:`esc` (text) or :func:`attr` (attribute values); the
-only raw HTML is what these functions build, so data cannot inject markup.
+No markup is built here (or anywhere in Python): templates make it and Jinja2 escapes data.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -15,14 +14,6 @@ from budgetkg.serve.site import PREFIXES
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 NUMERIC = {XSD + t for t in ("decimal", "integer", "int", "long", "double", "float")}
-
-
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=False)
-
-
-def attr(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def script_json(data: Any) -> str:
@@ -71,29 +62,3 @@ def to_decimal(value: object) -> Decimal | None:
         return Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
-
-
-def layout(
-    title: str,
-    body: str,
-    *,
-    head: str = "",
-    site_title: str = "budgetkg",
-    crumbs: list[tuple[str, str | None]] | None = None,
-    query: str = "",
-) -> str:
-    """Whole page around HTML built here: ``templates/base.html`` (header, search, breadcrumbs,
-    footer). ``body`` and ``head`` must be HTML made with :func:`esc`/:func:`attr`."""
-    from budgetkg.serve.templating import render
-
-    safe_crumbs = [(label, safe_href(target) if target else None) for label, target in crumbs or []]
-    return render(
-        "base.html", title=title, body=body, head=head, site_title=site_title, crumbs=safe_crumbs, query=query
-    )
-
-
-def table(headers: list[str], rows: list[list[str]], *, cls: str = "data") -> str:
-    """A table whose cells are already-escaped HTML fragments."""
-    head = "".join(f"<th>{h}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f'<table class="{attr(cls)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

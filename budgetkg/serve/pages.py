@@ -4,6 +4,10 @@ A resource page shows what a reader of the PDF wants: the amount with unit and y
 page it was printed on, where the row sits in the 类/款/项 hierarchy and whether it adds up
 (parent vs Σ children, with the rounding tolerance of two-decimal 万元 figures), and what the
 SHACL validation said about it.
+
+This module gathers: it runs the server's own queries (``queries/*.rq``) and turns their rows
+into the view models of :mod:`budgetkg.serve.views`. The markup is in ``templates/``
+(``resource.html``, ``_resource.html``, ``_macros.html`` …), autoescaped by Jinja2.
 """
 
 from __future__ import annotations
@@ -15,22 +19,38 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from budgetkg.serve import charts, templating
-from budgetkg.serve.markup import (
-    attr,
-    compact,
-    esc,
-    fmt_amount,
-    layout,
-    safe_href,
-    table,
-    to_decimal,
+from budgetkg.serve.markup import compact, fmt_amount, safe_href, to_decimal
+from budgetkg.serve.site import PREFIXES, Site, page_query
+from budgetkg.serve.views import (
+    BudgetSummary,
+    Cell,
+    Chart,
+    ClaimSentence,
+    CodeAmount,
+    Concept,
+    GridCell,
+    GridRow,
+    Hierarchy,
+    Incoming,
+    Link,
+    MarkedText,
+    ObservationFacts,
+    Organisation,
+    Project,
+    ProjectFacts,
+    Property,
+    ResourcePage,
+    Source,
+    SumCheck,
+    TableGrid,
+    TermView,
+    ValidationResult,
+    YearsTable,
 )
-from budgetkg.serve.site import PREFIXES, Site
 from budgetkg.serve.workers import PoolError
 
 BK = PREFIXES["bk"]
@@ -41,6 +61,7 @@ RDF_TYPE = PREFIXES["rdf"] + "type"
 SH = PREFIXES["sh"]
 ORG = PREFIXES["org"]
 DCT = PREFIXES["dct"]
+XSD = PREFIXES["xsd"]
 SDMX_ATTR = PREFIXES["sdmx-attribute"]
 LABEL_PROPS = (SKOS + "prefLabel", RDFS + "label", DCT + "title", BK + "rowLabel")
 UNIT_BY_MULT = {"0": "元", "3": "千元", "4": "万元", "8": "亿元"}
@@ -76,28 +97,42 @@ def href(site: Site, iri: str) -> str:
     return "/describe?iri=" + quote(iri, safe="")
 
 
-def link(site: Site, iri: str, label: str | None = None) -> str:
-    text = label or compact(iri)
-    target = safe_href(href(site, iri))
-    if target is None:
-        return f'<span class="iri" title="{attr(iri)}">{esc(text)}</span>'
-    return f'<a href="{attr(target)}" title="{attr(iri)}">{esc(text)}</a>'
+def link(site: Site, iri: str, label: str | None = None) -> Link:
+    """A link to a resource's page (shown as text when the target is not a safe link)."""
+    return Link(text=label or compact(iri), href=safe_href(href(site, iri)), iri=iri)
 
 
-def render_term(site: Site, t: Term, label: str | None = None) -> str:
+def term_view(site: Site, t: Term, label: str | None = None) -> TermView:
+    """An RDF term as shown: IRI → link (with ``label``), decimals as amounts, tags and types."""
     kind, value, datatype, lang = t
     if kind == "uri":
-        return link(site, value, label)
+        return TermView(text=label or compact(value), link=link(site, value, label))
     if kind == "bnode":
-        return f"<span class=iri>_:{esc(value)}</span>"
-    text = esc(value)
-    if datatype == PREFIXES["xsd"] + "decimal":
-        text = f'<span class="num">{esc(fmt_amount(value))}</span>'
+        return TermView(text=value, bnode=True)
+    number = datatype == XSD + "decimal"
+    text = fmt_amount(value) if number else value
     if lang:
-        return f'{text}<span class="lang">@{esc(lang)}</span>'
-    if datatype and datatype not in (PREFIXES["xsd"] + "string",):
-        return f'{text} <span class="lang">{esc(compact(datatype))}</span>'
-    return text
+        return TermView(text=text, number=number, lang=lang)
+    shown_type = compact(datatype) if datatype and datatype != XSD + "string" else None
+    return TermView(text=text, number=number, datatype=shown_type)
+
+
+def amount_term(value: Decimal | str | None) -> TermView:
+    """A printed amount in a table cell (— when absent)."""
+    return TermView(text="—" if value is None else fmt_amount(value), number=True)
+
+
+def editor_query(name: str, this: str) -> str:
+    """A query to open in the editor (``queries/<name>.rq`` without its comment lines), with
+    ``?this`` spelled out as the IRI: a person reads and changes this text, so the IRI is
+    written in it rather than pre-bound as the pages' own queries are."""
+    text = "\n".join(line for line in page_query(name).splitlines() if not line.startswith("#")).strip()
+    return re.sub(r"\?this\b", lambda _: f"<{this}>", text)
+
+
+def editor_href(name: str, this: str) -> str:
+    """``/query?query=…`` for :func:`editor_query`."""
+    return "/query?query=" + quote(editor_query(name, this), safe="")
 
 
 def not_found_page(site: Site, path: str) -> Response:
@@ -106,22 +141,15 @@ def not_found_page(site: Site, path: str) -> Response:
 
 def property_page(site: Site, iri: str) -> Response:
     """A property used in the data but not described in it (e.g. ``org:hasSubOrganization``)."""
-    q = _urlquote(f"SELECT ?s ?o WHERE {{ ?s <{iri}> ?o }} LIMIT 100")
-    body = (
-        f'<h1>{esc(compact(iri))}</h1><p class="iri">{esc(iri)}</p>'
-        "<p>This build uses this IRI as a property but does not describe it; its definition is "
-        "published by the vocabulary that owns the IRI above.</p>"
-        f'<p><a href="/query?query={attr(q)}">Statements that use it (SPARQL)</a></p>'
+    name = compact(iri)
+    return templating.page(
+        "property.html",
+        title=name,
+        iri=iri,
+        query_href=editor_href("link-uses-property", iri),
+        site_title=site.config.title,
+        crumbs=[(name, None)],
     )
-    return html_response_plain(layout(compact(iri), body, site_title=site.config.title, crumbs=[(compact(iri), None)]))
-
-
-def html_response_plain(text: str, status: int = 200) -> Response:
-    return HTMLResponse(text, status_code=status, headers={"Vary": "Accept", "Cache-Control": "no-cache"})
-
-
-def html_response(request: Request, text: str, status: int = 200) -> Response:
-    return HTMLResponse(text, status_code=status, headers={"Vary": "Accept", "Cache-Control": "no-cache"})
 
 
 def error_page(site: Site, status: int, title: str, message: str) -> Response:
@@ -232,15 +260,16 @@ def tolerance(n_children: int, per_figure: Decimal) -> Decimal:
     return per_figure * (n_children + 1)
 
 
-def diff_cell(parent: Decimal | None, total: Decimal | None, n: int, per_figure: Decimal) -> tuple[str, bool]:
-    """HTML cell for parent − Σ children, and whether it is beyond rounding."""
+def sum_check(parent: Decimal | None, total: Decimal | None, n: int, per_figure: Decimal) -> SumCheck | None:
+    """Parent − Σ children and whether it is beyond rounding (None: nothing to compare)."""
     if parent is None or total is None or n == 0:
-        return '<td class="num diff">—</td>', False
+        return None
     diff = parent - total
-    bad = abs(diff) > tolerance(n, per_figure)
-    cls = "bad" if bad else "ok"
-    mark = "✗" if bad else ("≈" if diff else "✓")
-    return f'<td class="num diff {cls}">{esc(fmt_amount(diff))} {mark}</td>', bad
+    return SumCheck(diff=diff, bad=abs(diff) > tolerance(n, per_figure))
+
+
+def _is_table(d: Described) -> bool:
+    return "/table/" in d.iri or any(t.endswith("Table") for t in d.types)
 
 
 async def resource_page(site: Site, d: Described) -> str:
@@ -252,50 +281,55 @@ async def resource_page(site: Site, d: Described) -> str:
     local = href(site, d.iri)
     if local.startswith("/describe?"):
         downloads = [
-            {"href": f"{local}&format={f}", "label": n}
+            Link(text=n, href=f"{local}&format={f}")
             for f, n in (("turtle", "Turtle"), ("jsonld", "JSON-LD"), ("ntriples", "N-Triples"), ("rdfxml", "RDF/XML"))
         ]
     else:
         downloads = [
-            {"href": local + ".ttl", "label": "Turtle"},
-            {"href": local + ".jsonld", "label": "JSON-LD"},
-            {"href": local + ".nt", "label": "N-Triples"},
-            {"href": local + "?format=rdfxml", "label": "RDF/XML"},
-            {"href": local + "/children.csv", "label": "下级 children (CSV)"},
+            Link(text="Turtle", href=local + ".ttl"),
+            Link(text="JSON-LD", href=local + ".jsonld"),
+            Link(text="N-Triples", href=local + ".nt"),
+            Link(text="RDF/XML", href=local + "?format=rdfxml"),
+            Link(text="下级 children (CSV)", href=local + "/children.csv"),
         ]
-    downloads.append({"href": "/query?query=" + _urlquote(f"DESCRIBE <{d.iri}>"), "label": "SPARQL"})
-    parts: list[str] = []
-    if QB + "Observation" in types:
-        parts.append(observation_block(site, d))
-        parts.append(await observation_tree(site, d))
-    if SKOS + "Concept" in types and d.first(SKOS + "notation"):
-        parts.append(await concept_block(site, d))
-    if "/table/" in d.iri or any(t.endswith("Table") for t in types):
-        parts.append(await table_block(site, d))
-    if BK + "Project" in types:
-        parts.append(await project_block(site, d))
-    if BK + "Department" in types or BK + "SubordinateUnit" in types or BK + "Division" in types:
-        parts.append(await organisation_block(site, d))
-    if BK + "Budget" in types:
-        parts.append(await budget_block(site, d))
-        parts.append(await claims_block(site, d.iri))
-    parts.append(provenance_block(site, d))
-    parts.append(validation_block(site, d.validation))
-    parts.append(properties_block(site, d))
-    parts.append(incoming_block(site, d))
+    downloads.append(Link(text="SPARQL", href=editor_href("link-describe", d.iri)))
     crumbs = await breadcrumbs_for(site, d, zh)
-    blocks = [Markup(p) for p in parts if p]
-    return templating.render(
-        "resource.html",
+    page = ResourcePage(
         title=zh,
         title_en=en,
         iri=d.iri,
-        types=[{"href": href(site, t), "iri": t, "label": compact(t)} for t in types],
+        types=[Link(text=compact(t), href=href(site, t), iri=t) for t in types],
         downloads=downloads,
-        blocks=blocks,
-        site_title=site.config.title,
         crumbs=[(label, safe_href(target) if target else None) for label, target in crumbs],
-        charts=any("data-chart=" in b for b in blocks) and templating.ECHARTS.is_file(),
+    )
+    if QB + "Observation" in types:
+        page.observation = observation_facts(site, d)
+        page.hierarchy = await observation_tree(site, d)
+    if SKOS + "Concept" in types and d.first(SKOS + "notation"):
+        page.concept = await concept_block(site, d)
+    if _is_table(d):
+        page.table = await table_block(site, d)
+    if BK + "Project" in types:
+        page.project = await project_block(site, d)
+    if BK + "Department" in types or BK + "SubordinateUnit" in types or BK + "Division" in types:
+        page.organisation = await organisation_block(site, d)
+    if BK + "Budget" in types:
+        page.budget = await budget_block(site, d)
+        page.claims = await claims_block(site, d.iri)
+    page.provenance = provenance_block(site, d)
+    page.validation = validation_block(site, d.validation)
+    page.properties = properties_block(site, d)
+    page.incoming = incoming_block(site, d)
+    has_charts = bool(
+        (page.organisation and page.organisation.years) or (page.budget and (page.budget.treemap or page.budget.bars))
+    )
+    return templating.render(
+        "resource.html",
+        page=page,
+        title=page.title,
+        site_title=site.config.title,
+        crumbs=page.crumbs,
+        charts=has_charts,
     )
 
 
@@ -322,7 +356,7 @@ async def breadcrumbs_for(site: Site, d: Described, here: str) -> list[tuple[str
             crumb(d.first(BK + "organisation")),
             ("预算 Budgets", "/id/budget/"),
         ]
-    elif "/table/" in d.iri or any(t.endswith("Table") for t in types):
+    elif _is_table(d):
         out += [("预算 Budgets", "/id/budget/"), crumb(d.first(BK + "budget"))]
     elif BK + "Project" in types:
         out += [("项目 Projects", "/id/project/"), crumb(d.first(BK + "unit"))]
@@ -338,87 +372,60 @@ async def breadcrumbs_for(site: Site, d: Described, here: str) -> list[tuple[str
     return [c for c in out if c is not None]
 
 
-async def project_block(site: Site, d: Described) -> str:
+async def project_block(site: Site, d: Described) -> Project | None:
     """A project: amount, unit, year and budget (from the project index), and its 绩效目标."""
     from budgetkg.serve import find
 
     facts = [p for p in await find.projects(site) if p.iri == d.iri]
     index = {e.iri: e for e in await find.entries(site)}
-    out = []
+    shown = []
     for p in facts:
-        bits = []
+        bits: list[tuple[str, Cell]] = []
         if p.unit:
-            bits.append(["单位 Unit", link(site, p.unit, p.unit_label)])
+            bits.append(("单位 Unit", link(site, p.unit, p.unit_label)))
         if p.year:
-            bits.append(["年度 Year", esc(p.year)])
+            bits.append(("年度 Year", p.year))
         if p.budget:
-            bits.append(["预算 Budget", link(site, p.budget, index[p.budget].label if p.budget in index else None)])
-        amount = (
-            f'<p><span class="amount">{esc(fmt_amount(p.amount))}</span> <span class="unit">{esc(p.currency)}'
-            f"{f' · {esc(p.year)}年' if p.year else ''}</span></p>"
-            if p.amount is not None
-            else ""
-        )
-        out.append(amount + table(["", ""], bits, cls="data facts"))
+            bits.append(("预算 Budget", link(site, p.budget, index[p.budget].label if p.budget in index else None)))
+        shown.append(ProjectFacts(amount=p.amount, currency=p.currency, year=p.year, facts=tuple(bits)))
     target = d.first(BK + "performanceTarget")
-    if target:
-        out.append(f"<h2>绩效目标 Performance target</h2><p>{esc(target)}</p>")
     rows = await site.cached_select("project-amounts", this=d.iri)
-    if rows:
-        body = [
-            [
-                link(site, v(r, "obs") or "", fmt_amount(v(r, "amount") or "")),
-                esc(v(r, "unit") or ""),
-                link(site, v(r, "table") or "", v(r, "tlabel") or _tail(v(r, "table") or "")),
-                esc(v(r, "clabel") or _tail(v(r, "col") or "")),
-                esc(v(r, "page") or ""),
-            ]
-            for r in rows
-        ]
-        out.append(
-            "<h2>金额 Printed amounts</h2>"
-            + table(["金额 Amount", "单位 Unit", "表 Table", "列 Column", "页 Page"], body)
+    amounts = tuple(
+        (
+            link(site, v(r, "obs") or "", fmt_amount(v(r, "amount") or "")),
+            v(r, "unit") or "",
+            link(site, v(r, "table") or "", v(r, "tlabel") or _tail(v(r, "table") or "")),
+            v(r, "clabel") or _tail(v(r, "col") or ""),
+            v(r, "page") or "",
         )
-    return "".join(out)
+        for r in rows
+    )
+    if not (shown or target or amounts):
+        return None
+    return Project(facts=tuple(shown), target=target, amounts=amounts)
 
 
-async def organisation_block(site: Site, d: Described) -> str:
+async def organisation_block(site: Site, d: Described) -> Organisation | None:
     """A department or unit: its budgets by year side by side, its units, and its projects."""
     from budgetkg.serve import find
 
     budgets = [r for r in await site.cached_select("budgets") if v(r, "org") == d.iri]
-    out = []
-    if budgets:
-        out.append(await budgets_side_by_side(site, budgets))
+    years = await budgets_side_by_side(site, budgets) if budgets else None
     index = await find.entries(site)
     subs = [r for r in await site.cached_select("org-index") if v(r, "parent") == d.iri and v(r, "org") != d.iri]
-    if subs:
-        names = {e.iri: e.label for e in index}
-        seen = dict.fromkeys(v(r, "org") or "" for r in subs)
-        out.append(
-            "<h2>下属单位与处室 Units and divisions</h2><ul>"
-            + "".join(f"<li>{link(site, o, names.get(o))}</li>" for o in seen)
-            + "</ul>"
-        )
-    projects = [p for p in await find.projects(site) if p.unit == d.iri]
-    if projects:
-        rows = [
-            [
-                link(site, p.iri, p.label),
-                f'<span class="num">{esc(fmt_amount(p.amount)) if p.amount is not None else "—"}</span>',
-                esc(p.currency),
-                esc(p.year or ""),
-            ]
-            for p in projects
-        ]
-        out.append(
-            f"<h2>项目 Projects ({len(projects)})</h2>"
-            + table(["项目 Project", "金额 Amount", "单位 Unit", "年度 Year"], rows)
-        )
-    return "".join(out)
+    names = {e.iri: e.label for e in index}
+    units = tuple(link(site, o, names.get(o)) for o in dict.fromkeys(v(r, "org") or "" for r in subs))
+    projects = tuple(
+        (link(site, p.iri, p.label), amount_term(p.amount), p.currency, p.year or "")
+        for p in await find.projects(site)
+        if p.unit == d.iri
+    )
+    if years is None and not units and not projects:
+        return None
+    return Organisation(years=years, units=units, projects=projects)
 
 
-async def budgets_side_by_side(site: Site, budgets: list[Row]) -> str:
+async def budgets_side_by_side(site: Site, budgets: list[Row]) -> YearsTable:
     """One column per budget (year, phase) of a department: totals, basic vs project, per 类."""
     totals = await all_totals(site)
     by_budget: dict[str, Row] = {}
@@ -449,24 +456,15 @@ async def budgets_side_by_side(site: Site, budgets: list[Row]) -> str:
                 "unit": v(by_budget[b], "unit") or "万元",
             }
         )
-    head = "".join(
-        f'<th class="num">{link(site, c["b"], (v(c["row"], "year") or "") + " " + _phase(v(c["row"], "phase")))}</th>'
-        for c in columns
-    )
-
-    def line(label: str, values: list[Decimal | None]) -> str:
-        cells = "".join(f'<td class="num">{esc(fmt_amount(x)) if x is not None else "—"}</td>' for x in values)
-        return f"<tr><th>{label}</th>{cells}</tr>"
-
-    rows = [
-        line("支出合计 Total", [c["total"] for c in columns]),
-        line("基本支出 Basic", [c["basic"] for c in columns]),
-        line("项目支出 Projects", [c["project"] for c in columns]),
+    heads = tuple(link(site, c["b"], (v(c["row"], "year") or "") + " " + _phase(v(c["row"], "phase"))) for c in columns)
+    lines: list[tuple[str, tuple[Decimal | None, ...]]] = [
+        ("支出合计 Total", tuple(c["total"] for c in columns)),
+        ("基本支出 Basic", tuple(c["basic"] for c in columns)),
+        ("项目支出 Projects", tuple(c["project"] for c in columns)),
     ]
-    codes = sorted({n for c in columns for n in c["classes"]})
-    for n in codes:
+    for n in sorted({n for c in columns for n in c["classes"]}):
         label = next((c["classes"][n][0] for c in columns if n in c["classes"]), "")
-        rows.append(line(f"{esc(n)} {esc(label)}", [c["classes"].get(n, ("", None))[1] for c in columns]))
+        lines.append((f"{n} {label}", tuple(c["classes"].get(n, ("", None))[1] for c in columns)))
     units = "、".join(sorted({c["unit"] for c in columns}))
     data = {
         "years": [f"{v(c['row'], 'year') or ''} {_phase(v(c['row'], 'phase'))}".strip() for c in columns],
@@ -479,11 +477,8 @@ async def budgets_side_by_side(site: Site, budgets: list[Row]) -> str:
             )
         ],
     }
-    return (
-        f'<h2>预算 Budgets by year <span class="unit">({esc(units)})</span></h2>'
-        f'<table class="data years"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-        + charts.interactive("years", units, "", data, cls="chart years")  # the table is the fallback
-    )
+    chart = charts.interactive("years", units, None, data, cls="chart years")  # the table is the fallback
+    return YearsTable(units=units, budgets=heads, lines=tuple(lines), chart=chart)
 
 
 def _phase(phase: str | None) -> str:
@@ -491,12 +486,12 @@ def _phase(phase: str | None) -> str:
     return {"Approved": "预算", "Executed": "决算", "BudgetPhase-budget": "预算"}.get(name, name)
 
 
-async def budget_block(site: Site, d: Described) -> str:
+async def budget_block(site: Site, d: Described) -> BudgetSummary | None:
     """A budget: the same summary as on the home page (cards, 类 treemap, largest projects)."""
     rows = [r for r in await site.cached_select("budgets") if v(r, "b") == d.iri]
     if not rows:
-        return ""
-    return await budget_section(site, rows, await all_totals(site))
+        return None
+    return await budget_view(site, rows, await all_totals(site))
 
 
 async def all_totals(site: Site) -> dict[str, dict[str, dict[str, Decimal]]]:
@@ -515,20 +510,13 @@ async def all_totals(site: Site) -> dict[str, dict[str, dict[str, Decimal]]]:
     return site.cache[key]
 
 
-def _urlquote(text: str) -> str:
-    from urllib.parse import quote
-
-    return quote(text, safe="")
-
-
-def observation_block(site: Site, d: Described) -> str:
+def observation_facts(site: Site, d: Described) -> ObservationFacts | None:
+    """An observation's amount with unit and year, and its dimensions (table, column, codes …)."""
     amount = d.first(BK + "amount")
     if amount is None:
-        return ""
-    year = d.first(BK + "fiscalYear") or d.year
-    unit = unit_of(d)
+        return None
     labels = d.object_labels()
-    facts = []
+    facts: list[tuple[str, Cell]] = []
     for prop, name in (
         (BK + "organisation", "单位 Organisation"),
         (BK + "table", "表 Table"),
@@ -539,139 +527,103 @@ def observation_block(site: Site, d: Described) -> str:
         (BK + "item", "项 Item"),
     ):
         for t in d.values(prop):
-            lab = pick_label(labels.get(t[1], []), "zh")
-            facts.append([esc(name), render_term(site, t, lab)])
+            facts.append((name, term_view(site, t, pick_label(labels.get(t[1], []), "zh"))))
     if d.first(BK + "isTotal") in ("true", "1"):
-        facts.append(["合计行 Total row", "是 yes"])
-    year_text = f" · {esc(year)}年" if year else ""
-    return (
-        f'<p><span class="amount">{esc(fmt_amount(amount))}</span> '
-        f'<span class="unit">{esc(unit)}{year_text}</span></p>'
-        + table(["维度 Dimension", "值 Value"], facts, cls="data facts")
+        facts.append(("合计行 Total row", "是 yes"))
+    return ObservationFacts(
+        amount=amount, unit=unit_of(d), year=d.first(BK + "fiscalYear") or d.year, facts=tuple(facts)
     )
 
 
-async def observation_tree(site: Site, d: Described) -> str:
+async def observation_tree(site: Site, d: Described) -> Hierarchy | None:
     """Parent row, this row, and child rows of the same table and column, with the check."""
     rows = await site.select("obs-related", this=d.iri)
     if not rows:
-        return ""
+        return None
     me = to_decimal(d.first(BK + "amount"))
-    unit = unit_of(d)
     parents = [r for r in rows if v(r, "rel") == "parent"]
     children = [r for r in rows if v(r, "rel") == "child"]
-    out = ['<h2>类/款/项 层级 Hierarchy</h2><div class="tree">']
+    parent = None
     if parents:
         p = parents[0]
-        out.append(
-            "<p>上级 Parent: "
-            + link(site, v(p, "obs") or "", f"{v(p, 'notation') or ''} {v(p, 'label') or ''}")
-            + f' <span class="num">{esc(fmt_amount(v(p, "amount") or ""))}</span> {esc(unit)}</p>'
+        parent = (
+            link(site, v(p, "obs") or "", f"{v(p, 'notation') or ''} {v(p, 'label') or ''}"),
+            v(p, "amount") or "",
         )
-    if children:
-        total = sum((to_decimal(v(r, "amount")) or Decimal(0)) for r in children)
-        body = [
-            [
+    total = sum((to_decimal(v(r, "amount")) or Decimal(0)) for r in children)
+    per = await figure_tolerance(site)
+    return Hierarchy(
+        unit=unit_of(d),
+        parent=parent,
+        children=tuple(
+            (
                 link(site, v(r, "obs") or "", v(r, "notation") or "—"),
-                esc(v(r, "label") or ""),
-                f'<span class="num">{esc(fmt_amount(v(r, "amount") or ""))}</span>',
-            ]
+                v(r, "label") or "",
+                amount_term(v(r, "amount") or ""),
+            )
             for r in children
-        ]
-        per = await figure_tolerance(site)
-        cell, bad = diff_cell(me, total, len(children), per)
-        out.append(table(["编码 Code", "名称 Name", f"金额 ({esc(unit)})"], body))
-        out.append(
-            f'<table class="data check"><tr{" class=mismatch" if bad else ""}>'
-            f'<th>本行 this row</th><td class="num">{esc(fmt_amount(me or 0))}</td>'
-            f'<th>Σ 下级 children</th><td class="num">{esc(fmt_amount(total))}</td>'
-            f"<th>差额 difference</th>{cell}</tr></table>"
-            f'<p class="hint">Rounding tolerance ±{tolerance(len(children), per)} {esc(unit)} '
-            f"({len(children)} children + this row, ±{per} each, as the build validated).</p>"
-        )
-    out.append("</div>")
-    return "".join(out)
+        ),
+        amount=me,
+        total=Decimal(total),
+        check=sum_check(me, Decimal(total), len(children), per) if children else None,
+        tolerance=tolerance(len(children), per),
+        per_figure=per,
+    )
 
 
-async def concept_block(site: Site, d: Described) -> str:
+async def concept_block(site: Site, d: Described) -> Concept | None:
     """A code: its children, and in each table/column where it is used, amount vs Σ children."""
     kids = await site.select("children", this=d.iri)
-    out = []
-    broader = d.values(SKOS + "broader")
     labels = d.object_labels()
-    if broader:
-        out.append(
-            "<p>上级 Broader: "
-            + ", ".join(render_term(site, b, pick_label(labels.get(b[1], []))) for b in broader)
-            + "</p>"
+    broader = tuple(term_view(site, b, pick_label(labels.get(b[1], []))) for b in d.values(SKOS + "broader"))
+    narrower = tuple(
+        (
+            link(site, v(k, "child") or "", v(k, "notation") or compact(v(k, "child") or "")),
+            v(k, "zh") or "",
+            v(k, "en") or "",
         )
-    if kids:
-        out.append("<h2>下级科目 Narrower codes</h2>")
-        out.append(
-            table(
-                ["编码 Code", "名称", "Name"],
-                [
-                    [
-                        link(
-                            site,
-                            v(k, "child") or "",
-                            v(k, "notation") or compact(v(k, "child") or ""),
-                        ),
-                        esc(v(k, "zh") or ""),
-                        esc(v(k, "en") or ""),
-                    ]
-                    for k in kids
-                ],
-            )
-        )
+        for k in kids
+    )
     amounts = await site.select("concept-amounts", this=d.iri)
-    if amounts:
-        groups: dict[tuple[str, str], dict[str, Any]] = {}
-        for r in amounts:
-            key = (v(r, "table") or "", v(r, "col") or "")
-            g = groups.setdefault(
-                key,
-                {
-                    "obs": v(r, "obs"),
-                    "amount": to_decimal(v(r, "amount")),
-                    "children": {},
-                    "tlabel": v(r, "tlabel"),
-                    "clabel": v(r, "clabel"),
-                    "year": v(r, "year") or "",
-                    "org": v(r, "org"),
-                    "orglabel": v(r, "orglabel"),
-                    "unit": v(r, "unit") or "万元",
-                },
-            )
-            if v(r, "cobs"):
-                g["children"][v(r, "cobs")] = to_decimal(v(r, "camount")) or Decimal(0)
-        body = []
-        per = await figure_tolerance(site)
-        for (tbl, col), g in sorted(groups.items(), key=lambda kv: (kv[1]["orglabel"] or "", kv[1]["year"], kv[0])):
-            total = sum(g["children"].values(), Decimal(0))
-            n = len(g["children"])
-            cell, bad = diff_cell(g["amount"], total if n else None, n, per)
-            body.append(
-                (
-                    bad,
-                    f"<td>{link(site, g['org'], g['orglabel']) if g['org'] else '—'}</td>"
-                    f"<td>{esc(g['year'])}</td>"
-                    f"<td>{link(site, tbl, g['tlabel'] or _tail(tbl))}</td>"
-                    f"<td>{link(site, col, g['clabel'] or _tail(col))}</td>"
-                    '<td class="num">'
-                    f"{link(site, g['obs'] or '', fmt_amount(g['amount'] or 0))}</td>"
-                    f'<td class="num">{esc(fmt_amount(total)) if n else "—"}</td>{cell}'
-                    f'<td class="unit">{esc(g["unit"])}</td>',
-                )
-            )
-        rows = "".join(f"<tr{' class=mismatch' if bad else ''}>{cells}</tr>" for bad, cells in body)
-        out.append(
-            "<h2>金额 Amounts: parent vs Σ children</h2>"
-            '<table class="data"><thead><tr><th>部门 Department</th><th>年度 Year</th><th>表 Table</th>'
-            '<th>列 Column</th><th class="num">金额 Amount</th><th class="num">Σ 下级</th><th class="num">差额</th>'
-            f"<th>单位 Unit</th></tr></thead><tbody>{rows}</tbody></table>"
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in amounts:
+        key = (v(r, "table") or "", v(r, "col") or "")
+        g = groups.setdefault(
+            key,
+            {
+                "obs": v(r, "obs"),
+                "amount": to_decimal(v(r, "amount")),
+                "children": {},
+                "tlabel": v(r, "tlabel"),
+                "clabel": v(r, "clabel"),
+                "year": v(r, "year") or "",
+                "org": v(r, "org"),
+                "orglabel": v(r, "orglabel"),
+                "unit": v(r, "unit") or "万元",
+            },
         )
-    return "".join(out)
+        if v(r, "cobs"):
+            g["children"][v(r, "cobs")] = to_decimal(v(r, "camount")) or Decimal(0)
+    used = []
+    per = await figure_tolerance(site)
+    for (tbl, col), g in sorted(groups.items(), key=lambda kv: (kv[1]["orglabel"] or "", kv[1]["year"], kv[0])):
+        total = sum(g["children"].values(), Decimal(0))
+        n = len(g["children"])
+        used.append(
+            CodeAmount(
+                org=link(site, g["org"], g["orglabel"]) if g["org"] else None,
+                year=g["year"],
+                table=link(site, tbl, g["tlabel"] or _tail(tbl)),
+                column=link(site, col, g["clabel"] or _tail(col)),
+                amount=link(site, g["obs"] or "", fmt_amount(g["amount"] or 0)),
+                children_total=total if n else None,
+                check=sum_check(g["amount"], total if n else None, n, per),
+                unit=g["unit"],
+            )
+        )
+    if not (broader or narrower or used):
+        return None
+    return Concept(broader=broader, narrower=narrower, amounts=tuple(used))
 
 
 def _tail(iri: str) -> str:
@@ -686,11 +638,11 @@ def _level(notation: str | None) -> int:
     return {3: 0, 5: 1, 7: 2}.get(len(notation), 0)
 
 
-async def table_block(site: Site, d: Described) -> str:
+async def table_block(site: Site, d: Described) -> TableGrid | None:
     """The table as printed: rows × columns, coded rows indented by level, sums checked."""
     rows = await site.select("table-rows", this=d.iri)
     if not rows:
-        return ""
+        return None
     per = await figure_tolerance(site)
     units = sorted({v(r, "unit") or "" for r in rows} - {""}) or [d.budget_unit or "万元"]
     columns: dict[str, str] = {}
@@ -718,8 +670,7 @@ async def table_block(site: Site, d: Described) -> str:
             children[row["parent"]].append(row)
     ordered = sorted(grid.values(), key=lambda r: (r["index"], r["notation"] or ""))
     cols = sorted(columns, key=lambda c: (not c.endswith(("/total", "/grand-total")), 0))
-    head = "".join(f'<th class="num">{esc(columns[c])}</th>' for c in cols)
-    body = []
+    shown = []
     mismatches = 0
     for row in ordered:
         kids = children.get(row["code"] or "", [])
@@ -739,63 +690,56 @@ async def table_block(site: Site, d: Described) -> str:
                     cls += " diff bad"
                     row_bad = True
                     title = f"Σ children {fmt_amount(total)}, difference {fmt_amount(diff)}"
-            text = link(site, obs, fmt_amount(amount)) if obs and amount is not None else ""
-            cells.append(f'<td class="{cls}" title="{attr(title)}">{text}</td>')
+            text = link(site, obs, fmt_amount(amount)) if obs and amount is not None else None
+            cells.append(GridCell(css_class=cls, title=title, amount=text))
         mismatches += row_bad
-        indent = _level(row["notation"]) * 1.2
-        name = esc(row["label"])
-        if row["code"]:
-            name = link(site, row["code"], row["notation"] or "") + " " + name
-        if row["total"]:
-            name = f"<strong>{name}</strong>"
-        body.append(
-            f"<tr{' class=mismatch' if row_bad else ''}>"
-            f'<td style="padding-left:{0.5 + indent:.1f}em">{name}</td>{"".join(cells)}</tr>'
+        shown.append(
+            GridRow(
+                indent=f"{0.5 + _level(row['notation']) * 1.2:.1f}",
+                code=link(site, row["code"], row["notation"] or "") if row["code"] else None,
+                label=row["label"],
+                total=row["total"],
+                mismatch=row_bad,
+                cells=tuple(cells),
+            )
         )
-    note = (
-        f'<p class="error">{mismatches} row(s) differ from the sum of their children beyond '
-        "rounding (highlighted; hover a cell for Σ children).</p>"
-        if mismatches
-        else '<p class="hint">Every coded row equals the sum of its children (within rounding).</p>'
-    )
-    return (
-        f'<h2>表内容 Table <span class="unit">(单位 unit: {esc("、".join(units))})</span></h2>'
-        + note
-        + '<table class="data grid"><thead><tr><th>科目 Row</th>'
-        + head
-        + "</tr></thead><tbody>"
-        + "".join(body)
-        + "</tbody></table>"
+    return TableGrid(
+        units="、".join(units), columns=tuple(columns[c] for c in cols), rows=tuple(shown), mismatches=mismatches
     )
 
 
 CLAIM_RANK = {"inconsistent": 0, "consistent": 1, "unverifiable": 2}
 
 
-async def claims_block(site: Site, budget_iri: str) -> str:
+async def claims_block(site: Site, budget_iri: str) -> tuple[ClaimSentence, ...]:
     """The sentences of the prose with their figures marked by the verdict of their checks
     (budgetkg/claims.py): red when a check fails, green when all agree, grey when unverifiable."""
     rows = await site.cached_select("budget-claims", b=budget_iri)
-    if not rows:
-        return ""
     sentences: dict[tuple[int, str], dict[str, list[tuple[str, str]]]] = {}
     for r in rows:
         key = (int(v(r, "page") or 0), v(r, "sentence") or "")
         printed = v(r, "printed") or ""
         note = f"{v(r, 'kind')}: {v(r, 'status')} — {v(r, 'compared') or ''}"
         sentences.setdefault(key, {}).setdefault(printed, []).append((v(r, "status") or "", note))
-    out = ['<h2>说明文字核对 Figures of the prose, checked</h2><ol class="claims">']
+    out = []
     for (page, sentence), figures in sorted(sentences.items()):
-        text = esc(sentence)
+        parts = [MarkedText(sentence)]
         for printed, checks in sorted(figures.items(), key=lambda kv: -len(kv[0])):
             digits = re_figure_digits(printed)
             status = min((c[0] for c in checks), key=lambda s: CLAIM_RANK.get(s, 9))
-            title = attr(" | ".join(c[1] for c in checks))
-            marked = f'<mark class="claim-{attr(status)}" title="{title}">{esc(digits)}</mark>'
-            text = text.replace(esc(digits), marked, 1)
-        out.append(f'<li><span class="page">p.{page}</span> {text}</li>')
-    out.append("</ol>")
-    return "".join(out)
+            parts = _mark_first(parts, digits, MarkedText(digits, status, " | ".join(c[1] for c in checks)))
+        out.append(ClaimSentence(page=page, parts=tuple(parts)))
+    return tuple(out)
+
+
+def _mark_first(parts: list[MarkedText], digits: str, mark: MarkedText) -> list[MarkedText]:
+    """``parts`` with the first unmarked occurrence of ``digits`` replaced by ``mark``."""
+    for i, part in enumerate(parts):
+        if part.status is None and digits and digits in part.text:
+            before, after = part.text.split(digits, 1)
+            pieces = [p for p in (MarkedText(before), mark, MarkedText(after)) if p.text]
+            return parts[:i] + pieces + parts[i + 1 :]
+    return parts
 
 
 def re_figure_digits(printed: str) -> str:
@@ -804,80 +748,59 @@ def re_figure_digits(printed: str) -> str:
     return m.group(0) if m else printed
 
 
-def provenance_block(site: Site, d: Described) -> str:
-    if not d.provenance:
-        return ""
+def provenance_block(site: Site, d: Described) -> tuple[Source, ...]:
+    """The documents and pages a resource was read from, with links to the kept PDFs."""
     items = []
     for r in d.provenance:
         src = v(r, "src") or ""
-        file = v(r, "file") or compact(src)
         sha = v(r, "sha") or ""
         page = v(r, "page")
-        pdf = site.build.source_pdf(sha) if sha else None
-        text = link(site, src, file)
-        if page:
-            text += f" · 第 {esc(page)} 页 page {esc(page)}"
-            if pdf is not None:
-                text += f' · <a href="/source/{attr(sha)}.pdf#page={attr(page)}">PDF p.{esc(page)}</a>'
-        elif pdf is not None:
-            text += f' · <a href="/source/{attr(sha)}.pdf">PDF</a>'
-        if sha:
-            text += f' <span class="iri">sha256 {esc(sha[:16])}…</span>'
-        items.append(f"<li>{text}</li>")
-    return "<h2>来源 Provenance</h2><ul>" + "".join(dict.fromkeys(items)) + "</ul>"
+        kept = sha and site.build.source_pdf(sha) is not None
+        pdf = (f"/source/{sha}.pdf#page={page}" if page else f"/source/{sha}.pdf") if kept else None
+        items.append(
+            Source(document=link(site, src, v(r, "file") or compact(src)), page=page, pdf=pdf, sha=sha or None)
+        )
+    return tuple(dict.fromkeys(items))
 
 
 def _severity(iri: str | None) -> str:
     return (iri or "").rsplit("#", 1)[-1] or "Violation"
 
 
-def validation_block(site: Site, results: list[Row]) -> str:
-    if not results:
-        return '<h2>校验 Validation</h2><p class="hint">No SHACL results concern this resource.</p>'
-    body = []
-    for r in results:
-        sev = _severity(v(r, "sev"))
-        value = r.get("value")
-        body.append(
-            [
-                f'<span class="sev-{attr(sev)}">{esc(sev)}</span>',
-                esc(v(r, "msg") or ""),
-                render_term(site, value) if value else "",
-                link(site, v(r, "shape") or "", compact(v(r, "shape") or "")) if v(r, "shape") else "",
-            ]
+def validation_block(site: Site, results: list[Row]) -> tuple[ValidationResult, ...]:
+    return tuple(
+        ValidationResult(
+            severity=_severity(v(r, "sev")),
+            message=v(r, "msg") or "",
+            value=term_view(site, r["value"]) if r.get("value") else None,
+            shape=link(site, v(r, "shape") or "", compact(v(r, "shape") or "")) if v(r, "shape") else None,
         )
-    content = table(["Severity", "Message", "Value", "Shape"], body, cls="data validation")
-    if len(body) > 5:
-        return (
-            f'<h2>校验 Validation</h2><details class="validation"><summary>{len(body)} SHACL results concern '
-            f"this resource (show)</summary>{content}</details>"
-        )
-    return "<h2>校验 Validation</h2>" + content
+        for r in results
+    )
 
 
-def properties_block(site: Site, d: Described) -> str:
+def properties_block(site: Site, d: Described) -> tuple[Property, ...]:
     labels = d.object_labels()
     by_prop: dict[str, list[Term]] = defaultdict(list)
-    graphs: dict[str, set[str]] = defaultdict(set)
     for r in d.out:
         p, o = v(r, "p"), r.get("o")
         if p is None or o is None:
             continue
         if o not in by_prop[p]:
             by_prop[p].append(o)
-        if v(r, "g"):
-            graphs[p].add(v(r, "g") or "")
-    body = []
-    for p in sorted(by_prop, key=compact):
-        vals = [render_term(site, o, pick_label(labels.get(o[1], []))) for o in by_prop[p]]
-        body.append([link(site, p, compact(p)), "<br>".join(vals)])
-    return "<h2>属性 Properties</h2>" + table(["Property", "Value"], body, cls="data props")
+    return tuple(
+        Property(
+            prop=link(site, p, compact(p)),
+            values=tuple(term_view(site, o, pick_label(labels.get(o[1], []))) for o in by_prop[p]),
+        )
+        for p in sorted(by_prop, key=compact)
+    )
 
 
-def incoming_block(site: Site, d: Described) -> str:
+def incoming_block(site: Site, d: Described) -> Incoming | None:
     if not d.incoming:
-        return ""
-    body = []
+        return None
+    rows = []
     seen: set[tuple[str, str]] = set()
     for r in d.incoming:
         key = (v(r, "s") or "", v(r, "p") or "")
@@ -885,15 +808,8 @@ def incoming_block(site: Site, d: Described) -> str:
             continue
         seen.add(key)
         s = r.get("s")
-        body.append([render_term(site, s, v(r, "slabel")) if s else "", link(site, key[1], compact(key[1]))])
-    more = ""
-    if d.incoming_total > len(body):
-        q = _urlquote(f"SELECT ?s ?p WHERE {{ ?s ?p <{d.iri}> }}")
-        more = (
-            f'<p class="hint">Showing {len(body)} of {d.incoming_total}. '
-            f'<a href="/query?query={attr(q)}">All in SPARQL</a></p>'
-        )
-    return "<h2>被引用 Referenced by</h2>" + table(["Resource", "via"], body) + more
+        rows.append((term_view(site, s, v(r, "slabel")) if s else None, link(site, key[1], compact(key[1]))))
+    return Incoming(rows=tuple(rows), total=d.incoming_total, query_href=editor_href("link-incoming", d.iri))
 
 
 # --- home -------------------------------------------------------------------------------
@@ -936,42 +852,30 @@ def _best(rows: list[Row], key: str, lang: str = "zh") -> str | None:
     return pick_label(terms, lang) if terms else None
 
 
-async def budget_view(site: Site, rows: list[Row], totals: dict[str, dict[str, dict[str, Decimal]]]) -> dict:
+async def budget_view(site: Site, rows: list[Row], totals: dict[str, dict[str, dict[str, Decimal]]]) -> BudgetSummary:
     """What ``templates/_budget.html`` shows of one budget (its rows of ``budgets.rq``)."""
     b = rows[0]
     biri = v(b, "b") or ""
     unit = v(b, "unit") or "万元"
     orglabel = _best(rows, "orglabel")
-    view: dict[str, Any] = {
-        "href": href(site, biri),
-        "title": _best(rows, "title") or f"{orglabel or ''} {v(b, 'year') or ''}",
-        "org_href": href(site, v(b, "org") or "") if v(b, "org") else None,
-        "org_label": orglabel or compact(v(b, "org") or ""),
-        "year": v(b, "year"),
-        "phase": _tail(v(b, "phase") or "").rsplit("/", 1)[-1].rsplit("#", 1)[-1] if v(b, "phase") else None,
-        "unit": unit,
-        "cards": [],
-        "split": None,
-        "treemap": None,
-        "bars": None,
-    }
+    cards: list[tuple[str, Decimal]] = []
+    split = table_href = table_label = treemap = None
     tables = totals.get(biri, {})
     chosen = _choose_table(tables)
     if chosen:
         cols = tables[chosen]
         total = _col(cols, "total") or max(cols.values())
         basic, project = _col(cols, "basic"), _col(cols, "project")
-        view["cards"] = [("支出合计 Total expenditure", total)]
+        cards = [("支出合计 Total expenditure", total)]
         if basic is not None:
-            view["cards"].append(("基本支出 Basic", basic))
+            cards.append(("基本支出 Basic", basic))
         if project is not None:
-            view["cards"].append(("项目支出 Projects", project))
+            cards.append(("项目支出 Projects", project))
         if basic is not None and project is not None and total:
-            view["split"] = (float(basic / total * 100), float(project / total * 100))
-        view["table_href"], view["table_label"] = href(site, chosen), _tail(chosen)
+            split = (float(basic / total * 100), float(project / total * 100))
+        table_href, table_label = href(site, chosen), _tail(chosen)
         col_iri = _col_iri(cols, "total") or next(iter(cols))
-        chart = await functional_chart(site, chosen, col_iri, unit)
-        view["treemap"] = Markup(chart) if chart else None
+        treemap = await functional_chart(site, chosen, col_iri, unit)
     projects = await site.cached_select("budget-projects", b=biri)
     nodes = [
         charts.Node(
@@ -982,18 +886,25 @@ async def budget_view(site: Site, rows: list[Row], totals: dict[str, dict[str, d
         for p in projects
     ]
     svg = charts.bars(nodes, unit)
-    if svg:
-        view["bars"] = Markup(charts.interactive("bars", unit, svg, [charts.node_data(n) for n in nodes]))
-    return view
+    return BudgetSummary(
+        href=href(site, biri),
+        title=_best(rows, "title") or f"{orglabel or ''} {v(b, 'year') or ''}",
+        org_href=href(site, v(b, "org") or "") if v(b, "org") else None,
+        org_label=orglabel or compact(v(b, "org") or ""),
+        year=v(b, "year"),
+        phase=_tail(v(b, "phase") or "").rsplit("/", 1)[-1].rsplit("#", 1)[-1] if v(b, "phase") else None,
+        unit=unit,
+        cards=tuple(cards),
+        split=split,
+        table_href=table_href,
+        table_label=table_label,
+        treemap=treemap,
+        bars=charts.interactive("bars", unit, svg, [charts.node_data(n) for n in nodes]) if svg else None,
+    )
 
 
-async def budget_section(site: Site, rows: list[Row], totals: dict[str, dict[str, dict[str, Decimal]]]) -> str:
-    """One budget's summary as HTML (for the budget's own page)."""
-    view = await budget_view(site, rows, totals)
-    return str(templating.ENV.get_template("_budget.html").module.budget(view))
-
-
-async def functional_chart(site: Site, table_iri: str, col_iri: str, unit: str) -> str:
+async def functional_chart(site: Site, table_iri: str, col_iri: str, unit: str) -> Chart | None:
+    """The 类 → 款 → 项 treemap of a budget's functional table (the SVG fallback draws 类 and 款)."""
     rows = await site.cached_select("budget-functional", table=table_iri, col=col_iri)
     classes: dict[str, charts.Node] = {}
     for r in rows:
@@ -1015,8 +926,8 @@ async def functional_chart(site: Site, table_iri: str, col_iri: str, unit: str) 
             )
             classes[n[:3]].children.append(kuan[n])
     svg = charts.treemap(list(classes.values()), unit)  # the fallback draws 类 and 款
-    if not svg:
-        return ""
+    if svg is None:
+        return None
     for r in rows:  # the interactive chart drills down to 项
         n = v(r, "notation") or ""
         if len(n) == 7 and n[:5] in kuan:
@@ -1062,12 +973,12 @@ async def home(request: Request) -> Response:
         validation = await validation_summary(site)
     except PoolError as exc:
         return error_page(site, exc.status, "Busy", exc.message)
-    has_charts = any(b["treemap"] or b["bars"] for b in views)
+    has_charts = any(b.treemap or b.bars for b in views)
     return templating.page(
         "home.html",
         title="Budgets",
         site_title=site.config.title,
         budgets=views,
         validation=validation,
-        charts=has_charts and templating.ECHARTS.is_file(),
+        charts=has_charts,
     )

@@ -1,9 +1,9 @@
 """Jinja2 templates of the HTML pages (``budgetkg/serve/templates/*.html``), autoescaped.
 
 Every page extends ``base.html`` (header, navigation, search box, breadcrumbs, footer), so a
-web developer changes the look in one place. Data reaches templates as plain values and is
-escaped by Jinja2; the few fragments still built in Python (resource-page blocks) are marked
-safe where they are made, by :mod:`budgetkg.serve.markup`, which escapes every piece of data.
+web developer changes the look in one place. Data reaches templates as plain values (the view
+models of :mod:`budgetkg.serve.views`) and is escaped by Jinja2; no markup is built in Python.
+The shared pieces (links, terms, amounts, sum checks, charts) are the macros of ``_macros.html``.
 """
 
 from __future__ import annotations
@@ -36,13 +36,23 @@ ENV = Environment(
 ENV.filters["money"] = _money
 
 
+def _script_json(data: Any) -> Markup:
+    """JSON for a ``<script type="application/json">`` island (cannot close the element)."""
+    from budgetkg.serve.markup import script_json
+
+    return Markup(script_json(data))
+
+
+ENV.filters["script_json"] = _script_json
+
+
 def render(template: str, **context: Any) -> str:
-    """``template`` rendered with ``context`` (``body``/``head`` strings are trusted HTML)."""
-    for key in ("body", "head"):
-        if isinstance(context.get(key), str):
-            context[key] = Markup(context[key])
-    # ECharts (1 MB) only on pages that have a chart, and only when install_ui.sh installed it.
-    context.setdefault("charts", "data-chart=" in str(context.get("body", "")) and ECHARTS.is_file())
+    """``template`` rendered with ``context``.
+
+    ``charts``: whether the page has a chart; ECharts (1 MB) is loaded only then, and only
+    when ``scripts/install_ui.sh`` installed it.
+    """
+    context["charts"] = bool(context.get("charts")) and ECHARTS.is_file()
     context.setdefault("site_title", "budgetkg")
     context.setdefault("crumbs", [])
     context.setdefault("query", "")
