@@ -143,3 +143,30 @@ def test_the_digit_guard_names_figure_box_and_candidate(scan: Path, scan_build: 
     findings = digit_guard([spoilt], pages, Decimal("0.005"))
     assert any("printed 3036.37" in f and "as 3086.37" in f and "box (" in f for f in findings), findings
     assert wrong.printed == "3036.37"
+
+
+def test_figures_are_parted_at_rules_only_where_a_figure_ends() -> None:
+    """The whole-sample scan's cases (docs/ocr.md): three cells of 15412.94 boxed as
+    `15412.9` + `415412.94` + `15412.94` across two rules (p.33); `2922.2` + `.25` overlapping
+    (p.26); a `0.00` boxed 4 pt past its cell's border, which is trimmed, never parted (p.33);
+    `1000造` crossed by a rule (p.64); `[30103奖金` with its closing bracket lost (p.18)."""
+    from budgetkg.model import Rule, Word
+    from budgetkg.ocr import _glue_figure_pieces, _normalise, _split_at_rules
+
+    settings = load_ocr_settings()
+    rules = [Rule(224.6, 225.6, 90, 280), Rule(276.5, 277.4, 90, 280), Rule(536.2, 537.1, 90, 280)]
+
+    def cells(*words: tuple[str, float, float]) -> list[str]:
+        line = [Word(t, x0, x1, 160, 168) for t, x0, x1 in words]
+        glued = _glue_figure_pieces(line, rules, settings)
+        return [p.text for w in glued for p in _split_at_rules(w, rules)]
+
+    assert cells(("15412.9", 181, 224), ("415412.94", 224, 278), ("15412.94", 278, 327)) == ["15412.94"] * 3
+    assert cells(("2922.2", 242, 271), (".25", 265, 280)) == ["2922.25"]
+    (trimmed,) = _split_at_rules(Word("0.00", 512, 540, 160, 168), rules)
+    assert trimmed.text == "0.00" and trimmed.x1 <= 536.2
+    assert [w.text for w in _split_at_rules(Word("1000造", 229, 263, 570, 578), [Rule(257.8, 258.2, 200, 600)])] == [
+        "1000",
+        "造",
+    ]
+    assert _normalise("[30103奖金") == "[30103]奖金" and _normalise("[2012]7号") == "[2012]7号"
