@@ -22,6 +22,7 @@ from budgetkg.ocr import OcrOptions, digit_guard, image_share, load_ocr_settings
 from budgetkg.pdf import read_pages
 from budgetkg.query import run_query
 from budgetkg.reader import read_document
+from budgetkg.reading import FAILING, OCR_GUARD, check_document
 from tests.conftest import FIXTURES, load_script
 
 SAMPLE = FIXTURES / "gz-zwfwsjglj-2023-budget.pdf"
@@ -80,6 +81,11 @@ def test_scan_reads_the_tables_row_by_row(scan_document: Document, truth: Docume
     # Every miss is flagged by a failing check of its table: none passes silently.
     flagged = {w.split(" ")[2] for w in scan_document.warnings if w.startswith("ocr ")}
     assert {title for title, *_ in misses} <= flagged, (misses, scan_document.warnings)
+    # ... and the guard's findings are failing reading checks of their tables (reading.json)
+    reading = check_document(scan_document)
+    for table, status in zip(scan_document.tables, reading.tables, strict=True):
+        assert not table.ocr_findings or status.status == FAILING
+        assert [f.detail for f in status.failures if f.check == OCR_GUARD] == list(table.ocr_findings)
 
 
 def test_every_ocr_amount_carries_engine_and_confidence(scan_build: tuple[Path, float]) -> None:
