@@ -722,7 +722,8 @@ def digit_guard(tables: Sequence[Table], pages: Sequence[PageText], tolerance: D
     findings: list[str] = []
     for table in tables:
         width = max((len(r.amounts) for r in table.rows), default=0)
-        if set(table.pages) & ocr_pages and len(table.columns) - width > settings.label_columns:
+        two_sided = any(r.side is not None for r in table.rows)  # its columns are the sides: 1 amount a row
+        if set(table.pages) & ocr_pages and not two_sided and len(table.columns) - width > settings.label_columns:
             findings.append(
                 f"ocr check: {table.title} page {table.pages[0]}: the header has {len(table.columns)} columns but rows "
                 f"read at most {width} amounts (a column lost?)"
