@@ -114,13 +114,18 @@ def test_a_rebuild_does_not_ocr_again(scan: Path, scan_build: tuple[Path, float]
     assert sorted(p.name for p in (out / "cache" / "ocr").glob("*.json")) == entries
 
 
-def test_a_scanned_prose_page_yields_its_prose(scan: Path, scan_document: Document, truth: Document) -> None:
+def test_a_scanned_prose_page_yields_its_prose(
+    scan: Path, scan_build: tuple[Path, float], scan_document: Document, truth: Document
+) -> None:
     """主要职责 and the 情况说明 read from their scans as from the text layer, stated figures
     included; prose-only pages do not fail the build (scan_build has no failures)."""
     ocr_prose, prose = scan_document.prose, truth.prose
     assert len(ocr_prose.duties) == len(prose.duties)
     text = "".join(ocr_prose.explanations).replace(" ", "")
     assert "49,057.92万元" in text and "1,392.35万元" in text and "2.9%" in text
+    with (scan_build[0] / "claims.csv").open(encoding="utf-8") as fh:  # issue 11's claims, from the scan
+        claims = {(r["page"], r["printed"]) for r in csv.DictReader(fh)}
+    assert {("7", "110.39万元"), ("7", "4088.19万元"), ("7", "20.40万元")} <= claims, claims  # the 情况说明's figures
     (page,) = read_pages(scan, [2], ocr=OcrOptions(mode="never"))
     assert page.extracted_by == TEXT_LAYER and not page.lines  # an image-only page: no text layer
 
