@@ -220,6 +220,7 @@ class Table:
     rows: tuple[Row, ...]
     columns: tuple[tuple[str, ...], ...]
     warnings: tuple[str, ...] = ()
+    ocr_findings: tuple[str, ...] = ()  # the OCR digit guard's findings on this table (ocr.digit_guard)
 
 
 @dataclass(frozen=True, slots=True)

@@ -339,7 +339,8 @@ def page_text(page: OcrPage, number: int, settings: OcrSettings) -> PageText:
         Word(_normalise(w.text), w.x0 * scale, w.x1 * scale, w.top * scale, w.bottom * scale, confidence=w.confidence)
         for w in page.words
     ]
-    words = [part for w in words for part in _split_at_rules(w, verticals)]
+    glued = [w for line in group_lines(words) for w in _glue_figure_pieces(line.words, verticals, settings)]
+    words = [part for w in glued for part in _split_at_rules(w, verticals)]
     lines = group_lines([w for w in words if w.text])
     joined = [_join_line(line.words, verticals, settings) for line in lines]
     final = group_lines([w for line in joined for w in line])
@@ -359,65 +360,137 @@ def _advance(ch: str) -> float:
     return 1.0 if ord(ch) >= 0x2E80 else 0.5
 
 
+def _glue_figure_pieces(words: Sequence[Word], verticals: Sequence[Rule], settings: OcrSettings) -> list[Word]:
+    """Touching or overlapping pieces of figures in one line (sorted by x0) as one word, to be
+    parted again at the rules by `_split_at_rules`: rapidocr's detector boxes a row of
+    right-aligned figures with its cuts a character off the rules (the sample's scan, p.33:
+    `15412.9` + `415412.94` + `15412.94` for three cells of 15412.94) or reads the overlap of
+    two boxes twice (p.26: `2922.2` + `.25` for 2922.25). Glued only where the result is one
+    figure, or a rule crosses the union: two figures of an unruled table stay apart. Where
+    the boxes overlap and the first ends with what the second starts with, that is read once."""
+    out: list[Word] = []
+    for w in words:
+        prev = out[-1] if out else None
+        if prev is not None and NUMERIC.match(prev.text) and NUMERIC.match(w.text):
+            height = max(w.bottom - w.top, prev.bottom - prev.top)
+            gap = w.x0 - prev.x1
+            if gap <= settings.figure_gap * height:
+                text = prev.text + w.text
+                if gap < 0 and not SPLIT_FIGURE.match(text):
+                    once = (
+                        prev.text + w.text[k:]
+                        for k in range(min(len(prev.text), len(w.text)) - 1, 0, -1)
+                        if prev.text.endswith(w.text[:k])
+                    )
+                    text = next((t for t in once if SPLIT_FIGURE.match(t)), text)
+                crossed = any(prev.x0 + 2 < r.x0 < w.x1 - 2 and r.top <= w.yc <= r.bottom for r in verticals)
+                if SPLIT_FIGURE.match(text) or crossed:
+                    out[-1] = Word(
+                        text,
+                        prev.x0,
+                        max(prev.x1, w.x1),
+                        min(prev.top, w.top),
+                        max(prev.bottom, w.bottom),
+                        confidence=_lower(prev.confidence, w.confidence),
+                    )
+                    continue
+        out.append(w)
+    return out
+
+
+def _lower(a: float | None, b: float | None) -> float | None:
+    """The lower of two confidences, either of which may be unknown."""
+    known = [c for c in (a, b) if c is not None]
+    return min(known) if known else None
+
+
 def _split_at_rules(word: Word, verticals: Sequence[Rule]) -> list[Word]:
     """A word crossed by a vertical rule (found in the image, then erased) as one word per
-    cell, parted at the character whose estimated position is nearest the rule. rapidocr's
-    detector boxes a figure right-aligned against a border together with the label just after
-    it (`91,016,775.35一、一般公共服务支出`, 09-sh-pt-zfb-2025's 收支总表), as pdfplumber joins
-    their characters in a text layer (pdf._split_word)."""
-    cuts = sorted(r.x0 for r in verticals if word.x0 + 2 < r.x0 < word.x1 - 2 and r.top <= word.yc <= r.bottom)
-    if not cuts or len(word.text) < 2:
+    cell, parted at the character whose estimated position is nearest the rule, each part
+    ending at the rule. rapidocr's detector boxes a figure right-aligned against a border
+    together with the label just after it (`91,016,775.35一、一般公共服务支出`, 09-sh-pt-zfb-2025's
+    收支总表; `1000造`, the sample's p.64), as pdfplumber joins their characters in a text
+    layer (pdf._split_word). A figure is parted only where a figure ends (`_figure_boundary`);
+    where the nearest character boundary is the word's own edge, or a figure has no boundary
+    there, the box overhangs the rule by a pixel or two of margin (the sample's scan, p.46:
+    `0.00` boxed 1 pt past its cell's border, p.15: `支出总计` 2.5 pt before its own) and is
+    trimmed to the side of the rule that holds most of it."""
+    cuts = sorted(
+        (r for r in verticals if word.x0 < r.x0 < word.x1 and r.top <= word.yc <= r.bottom), key=lambda r: r.x0
+    )
+    if not cuts:
         return [word]
-    total = sum(_advance(ch) for ch in word.text)
+    total = sum(_advance(ch) for ch in word.text) or 1.0
     scale = (word.x1 - word.x0) / total
     edges, pos = [], word.x0
     for ch in word.text:
         edges.append(pos)
         pos += _advance(ch) * scale
-    parts, start = [], 0
-    for cut in cuts:
-        index = min(range(start + 1, len(word.text)), key=lambda i: abs(edges[i] - cut), default=None)
-        if index is None:
+    edges.append(word.x1)
+    figure = bool(NUMERIC.match(word.text))
+    parts = [[0, len(word.text), word.x0, word.x1]]  # character span and box of each part
+    for rule in cuts:
+        part = parts[-1]
+        start = part[0]
+        nearest = min(range(start, len(word.text) + 1), key=lambda i: abs(edges[i] - rule.x0))
+        boundary = _figure_boundary(word.text, start, nearest) if start < nearest else None
+        index = boundary if boundary is not None else nearest
+        if figure and boundary is None:  # a figure is never parted inside: its box overhangs the rule
+            index = start if rule.x0 - part[2] < word.x1 - rule.x0 else len(word.text)
+        if index <= start:
+            part[2] = max(part[2], rule.x1)  # the box starts a little before its cell
+        elif index >= len(word.text):
+            part[3] = min(part[3], rule.x0)  # the box ends a little after its cell
             break
-        index = _figure_boundary(word.text, start, index)
-        parts.append((start, index))
-        start = index
-    parts.append((start, len(word.text)))
+        else:
+            part[1], part[3] = index, rule.x0
+            parts.append([index, len(word.text), rule.x1, word.x1])
     out = []
-    for a, b in parts:
+    for a, b, left, right in parts:
         text = word.text[a:b].strip()
-        if text:
-            right = edges[b] if b < len(edges) else word.x1
-            out.append(dataclasses.replace(word, text=text, x0=edges[a], x1=right))
+        if text and right > left:
+            out.append(dataclasses.replace(word, text=text, x0=left, x1=right))
     return out
 
 
+WHOLE_FIGURE = re.compile(r"^[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)$")
 RIGHT_FIGURE = re.compile(r"^[-−]?[\d,]*\d\.(\d+)")
 
 
-def _figure_boundary(text: str, start: int, index: int) -> int:
+def _figure_boundary(text: str, start: int, index: int) -> int | None:
     """The cut near `index` (within 3 characters) that ends a figure where the rest starts
-    another figure with as many decimals, or a label: the estimate from the rule's position is
-    a character or two off where the next cell pads its right-aligned figure (09-sh-pt-zfb-2025
-    p.9: `82,096,797.4282,096,797.42` parted as `82,096,797.428` + `2,096,797.42`)."""
+    another figure with as many decimals (or a run of them), or a label: the estimate from the
+    rule's position is a character or two off where the next cell pads its right-aligned
+    figure (09-sh-pt-zfb-2025 p.9: `82,096,797.4282,096,797.42` parted as `82,096,797.428` +
+    `2,096,797.42`; the sample's scan p.33, three cells of `15412.94` in one run). None where
+    no such cut is near."""
     candidates = []
     for i in range(max(start + 1, index - 3), min(len(text), index + 4)):
         left, right = text[start:i], text[i:]
+        if WHOLE_FIGURE.match(left) and right[:1] > "\u2e80":  # a whole figure before a label: `1000造`
+            candidates.append(i)
         if not SPLIT_FIGURE.match(left):
             continue
-        match = RIGHT_FIGURE.match(right)
-        if match is None:
+        decimals = len(left) - left.index(".") - 1
+        figures = re.match(rf"(?:[-−]?\d[\d,]*?\.\d{{{decimals}}})+(?![\d.,])", right)
+        if RIGHT_FIGURE.match(right) is None:
             if not right[:1].isdigit() and right[:1] not in ",.":
                 candidates.append(i)
-        elif len(match.group(1)) == len(left) - left.index(".") - 1 and not right[match.end() :][:1].isdigit():
+        elif figures is not None:
             candidates.append(i)
-    return min(candidates, key=lambda i: abs(i - index)) if candidates else index
+    return min(candidates, key=lambda i: abs(i - index)) if candidates else None
+
+
+#: A classification code in brackets before its name, `[30103]奖金` (the sample's economic
+#: tables, pp.18-25), with a bracket dropped or misread: `[30103奖金`, `[30209}物业管理费`.
+BRACKETED_CODE = re.compile(r"^\[?(\d{3,})[\]】}|](?=\D)|^[\[【](\d{3,})[\]】}|]?(?=[^\d\]】}|,.])")
 
 
 def _normalise(text: str) -> str:
     """Full-width digits and the ideographic full stop inside a figure (。 for .) as printed
-    in ASCII, the way the text layer has them."""
+    in ASCII, the way the text layer has them; a bracketed code with both its brackets."""
     text = text.translate(str.maketrans("０１２３４５６７８９，．", "0123456789,."))
+    text = BRACKETED_CODE.sub(lambda m: f"[{m.group(1) or m.group(2)}]", text)
     if NUMERIC.match(text):
         text = text.replace("。", ".").replace("，", ",")
     return _paired_quotes(text)
@@ -649,7 +722,8 @@ def digit_guard(tables: Sequence[Table], pages: Sequence[PageText], tolerance: D
     findings: list[str] = []
     for table in tables:
         width = max((len(r.amounts) for r in table.rows), default=0)
-        if set(table.pages) & ocr_pages and len(table.columns) - width > settings.label_columns:
+        two_sided = any(r.side is not None for r in table.rows)  # its columns are the sides: 1 amount a row
+        if set(table.pages) & ocr_pages and not two_sided and len(table.columns) - width > settings.label_columns:
             findings.append(
                 f"ocr check: {table.title} page {table.pages[0]}: the header has {len(table.columns)} columns but rows "
                 f"read at most {width} amounts (a column lost?)"
@@ -672,7 +746,34 @@ def digit_guard(tables: Sequence[Table], pages: Sequence[PageText], tolerance: D
             if not any(abs(values[0] - sum(values[1 : k + 1])) <= slack for k in range(1, len(values) - 1)):  # type: ignore[operator,arg-type]
                 findings.append(_finding(table, row, [total, *parts], values, slack, pages, settings))
         findings.extend(_column_findings(table, pages, ocr_pages, tolerance, settings))
+        findings.extend(_decimal_findings(table, ocr_pages))
     return [f for f in findings if f]
+
+
+def _decimal_findings(table: Table, ocr_pages: set[int]) -> list[str]:
+    """OCR'd figures with more decimals than the table's other figures print: a digit read
+    twice or a stray one (the sample's scan: 2505.65 read as 2505.665 on p.26, 0.00 as 0.0012
+    on p.40), which the tolerance of a sum check can hide."""
+    places = [_decimals(a.printed) for r in table.rows for a in r.amounts if not a.blank]
+    if not places:
+        return []
+    usual = max(set(places), key=places.count)
+    out = []
+    for row in table.rows:
+        if not set(row.pages) & ocr_pages:
+            continue
+        for a in row.amounts:
+            if not a.blank and _decimals(a.printed) > usual:
+                out.append(
+                    f"ocr check: {table.title} page {row.pages[0]} row {row.label!r} {' / '.join(a.measure)}: "
+                    f"{a.printed} has {_decimals(a.printed)} decimals where the table prints {usual} "
+                    "(a digit read twice?)"
+                )
+    return out
+
+
+def _decimals(printed: str) -> int:
+    return len(printed) - printed.index(".") - 1 if "." in printed else 0
 
 
 def _finding(table, row, amounts, values, slack, pages, settings) -> str:

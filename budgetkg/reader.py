@@ -107,8 +107,11 @@ def document_from_pages(
         from budgetkg.ocr import attach_provenance, digit_guard
         from budgetkg.validation import DEFAULT_TOLERANCE
 
-        tables = attach_provenance(tables, pages)
-        warnings.extend(digit_guard(tables, pages, DEFAULT_TOLERANCE))
+        tables = [
+            replace(t, ocr_findings=tuple(digit_guard([t], pages, DEFAULT_TOLERANCE)))
+            for t in attach_provenance(tables, pages)
+        ]
+        warnings.extend(f for t in tables for f in t.ocr_findings)
     return Document(
         source=source,
         department=department,

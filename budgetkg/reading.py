@@ -54,6 +54,10 @@ from budgetkg.model import Document, InputError, PageText, Row, RowKind, Side, T
 BALANCED, FAILING, EMPTY, NOT_UNDERSTOOD = "balanced", "failing", "empty", "not-understood"
 
 
+#: The check name in reading.json of a finding of budgetkg/ocr.py's digit guard on a scanned page.
+OCR_GUARD = "ocr-digit-guard"
+
+
 class Check(StrEnum):
     """The arithmetic a table's reading must satisfy (names as written to reading.json)."""
 
@@ -97,6 +101,8 @@ class Failure:
         return out
 
     def text(self) -> str:
+        if self.check == OCR_GUARD:  # the guard's finding says it all: figure, page, box, candidate
+            return f"{self.check}: {self.detail}"
         extra = f"; {self.detail}" if self.detail else ""
         return (
             f"{self.check}: “{self.row}”, column “{self.column}”: printed {self.printed}, "
@@ -514,6 +520,11 @@ def check_document(
         if index in cross:
             failures.extend(cross[index].failures)
             count += cross[index].count
+        # the OCR digit guard's findings (issue 15): a misreading of a scan, with page, box and candidate
+        failures.extend(
+            Failure(OCR_GUARD, "", "", Decimal(0), Decimal(0), _page(table.pages), f) for f in table.ocr_findings
+        )
+        count += len(table.ocr_findings)
         outside = unplaced.on(table.pages)
         status = NOT_UNDERSTOOD if reason else FAILING if failures else BALANCED
         if reason and _known_kind(table) and not outside:  # nothing read, and nothing missed

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from budgetkg.model import Document
+from budgetkg.model import Document, Row
 from budgetkg.ocr import OcrOptions, load_ocr_settings
 from budgetkg.reader import read_document
 
@@ -39,25 +40,56 @@ class Comparison:
 
 
 def compare(ocr: Document, truth: Document) -> Comparison:
-    """Amounts (and row labels) of the truth's tables read by OCR at the same row and column.
-    A table is matched by its kind; a miss is (table title, row index, label, truth, read)."""
+    """Amounts (and row labels) of the truth's tables read by OCR in the same row and column.
+    A table is matched by its kind. Rows are aligned first (difflib, on their labels without
+    spaces, then within a run of differing labels on their figures), so that one row lost or
+    split by the OCR costs that row's amounts, not those of every row after it; an aligned row
+    is compared column by column. A miss is (table title, row index, label, truth, read)."""
     by_kind = {t.kind: t for t in truth.tables}
     out = Comparison()
     for table in ocr.tables:
         if table.kind not in by_kind:
             continue
-        for i, row in enumerate(by_kind[table.kind].rows):
-            other = table.rows[i] if i < len(table.rows) else None
+        rows = by_kind[table.kind].rows
+        for i, row, other in _aligned(rows, table.rows):
             out.labels += 1
             out.labels_right += other is not None and other.label == row.label
             for j, amount in enumerate(row.amounts):
                 out.amounts += 1
                 read = other.amounts[j].printed if other is not None and j < len(other.amounts) else None
-                if read is not None and read.replace(",", "") == amount.printed.replace(",", ""):
+                if read is not None and _plain(read) == _plain(amount.printed):
                     out.amounts_right += 1
                 else:
                     out.misses.append((table.title, i, row.label, amount.printed, read))
     return out
+
+
+def _plain(figure: str) -> str:
+    return figure.replace(",", "")
+
+
+def _aligned(truth: Sequence[Row], read: Sequence[Row]) -> list[tuple[int, Row, Row | None]]:
+    """(index, truth row, the OCR row aligned with it or None), for every truth row."""
+
+    def label(r: Row) -> str:
+        return "".join(r.label.split())
+
+    def figures(r: Row) -> tuple[str, ...]:
+        return tuple(_plain(a.printed) for a in r.amounts)
+
+    pairs: dict[int, Row] = {}
+    outer = difflib.SequenceMatcher(None, [label(r) for r in truth], [label(r) for r in read], autojunk=False)
+    for tag, a0, a1, b0, b1 in outer.get_opcodes():
+        if tag == "equal":
+            pairs.update({a0 + k: read[b0 + k] for k in range(a1 - a0)})
+        elif tag == "replace":
+            inner = difflib.SequenceMatcher(
+                None, [figures(r) for r in truth[a0:a1]], [figures(r) for r in read[b0:b1]], autojunk=False
+            )
+            for tag2, c0, c1, d0, d1 in inner.get_opcodes():
+                if tag2 in ("equal", "replace"):  # a replaced run: paired in order, the rest lost
+                    pairs.update({a0 + c0 + k: read[b0 + d0 + k] for k in range(min(c1 - c0, d1 - d0))})
+    return [(i, row, pairs.get(i)) for i, row in enumerate(truth)]
 
 
 def _settings(spec: str):

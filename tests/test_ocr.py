@@ -22,6 +22,7 @@ from budgetkg.ocr import OcrOptions, digit_guard, image_share, load_ocr_settings
 from budgetkg.pdf import read_pages
 from budgetkg.query import run_query
 from budgetkg.reader import read_document
+from budgetkg.reading import FAILING, OCR_GUARD, check_document
 from tests.conftest import FIXTURES, load_script
 
 SAMPLE = FIXTURES / "gz-zwfwsjglj-2023-budget.pdf"
@@ -80,6 +81,11 @@ def test_scan_reads_the_tables_row_by_row(scan_document: Document, truth: Docume
     # Every miss is flagged by a failing check of its table: none passes silently.
     flagged = {w.split(" ")[2] for w in scan_document.warnings if w.startswith("ocr ")}
     assert {title for title, *_ in misses} <= flagged, (misses, scan_document.warnings)
+    # ... and the guard's findings are failing reading checks of their tables (reading.json)
+    reading = check_document(scan_document)
+    for table, status in zip(scan_document.tables, reading.tables, strict=True):
+        assert not table.ocr_findings or status.status == FAILING
+        assert [f.detail for f in status.failures if f.check == OCR_GUARD] == list(table.ocr_findings)
 
 
 def test_every_ocr_amount_carries_engine_and_confidence(scan_build: tuple[Path, float]) -> None:
@@ -108,13 +114,18 @@ def test_a_rebuild_does_not_ocr_again(scan: Path, scan_build: tuple[Path, float]
     assert sorted(p.name for p in (out / "cache" / "ocr").glob("*.json")) == entries
 
 
-def test_a_scanned_prose_page_yields_its_prose(scan: Path, scan_document: Document, truth: Document) -> None:
+def test_a_scanned_prose_page_yields_its_prose(
+    scan: Path, scan_build: tuple[Path, float], scan_document: Document, truth: Document
+) -> None:
     """主要职责 and the 情况说明 read from their scans as from the text layer, stated figures
     included; prose-only pages do not fail the build (scan_build has no failures)."""
     ocr_prose, prose = scan_document.prose, truth.prose
     assert len(ocr_prose.duties) == len(prose.duties)
     text = "".join(ocr_prose.explanations).replace(" ", "")
     assert "49,057.92万元" in text and "1,392.35万元" in text and "2.9%" in text
+    with (scan_build[0] / "claims.csv").open(encoding="utf-8") as fh:  # issue 11's claims, from the scan
+        claims = {(r["page"], r["printed"]) for r in csv.DictReader(fh)}
+    assert {("7", "110.39万元"), ("7", "4088.19万元"), ("7", "20.40万元")} <= claims, claims  # the 情况说明's figures
     (page,) = read_pages(scan, [2], ocr=OcrOptions(mode="never"))
     assert page.extracted_by == TEXT_LAYER and not page.lines  # an image-only page: no text layer
 
@@ -143,3 +154,30 @@ def test_the_digit_guard_names_figure_box_and_candidate(scan: Path, scan_build: 
     findings = digit_guard([spoilt], pages, Decimal("0.005"))
     assert any("printed 3036.37" in f and "as 3086.37" in f and "box (" in f for f in findings), findings
     assert wrong.printed == "3036.37"
+
+
+def test_figures_are_parted_at_rules_only_where_a_figure_ends() -> None:
+    """The whole-sample scan's cases (docs/ocr.md): three cells of 15412.94 boxed as
+    `15412.9` + `415412.94` + `15412.94` across two rules (p.33); `2922.2` + `.25` overlapping
+    (p.26); a `0.00` boxed 4 pt past its cell's border, which is trimmed, never parted (p.33);
+    `1000造` crossed by a rule (p.64); `[30103奖金` with its closing bracket lost (p.18)."""
+    from budgetkg.model import Rule, Word
+    from budgetkg.ocr import _glue_figure_pieces, _normalise, _split_at_rules
+
+    settings = load_ocr_settings()
+    rules = [Rule(224.6, 225.6, 90, 280), Rule(276.5, 277.4, 90, 280), Rule(536.2, 537.1, 90, 280)]
+
+    def cells(*words: tuple[str, float, float]) -> list[str]:
+        line = [Word(t, x0, x1, 160, 168) for t, x0, x1 in words]
+        glued = _glue_figure_pieces(line, rules, settings)
+        return [p.text for w in glued for p in _split_at_rules(w, rules)]
+
+    assert cells(("15412.9", 181, 224), ("415412.94", 224, 278), ("15412.94", 278, 327)) == ["15412.94"] * 3
+    assert cells(("2922.2", 242, 271), (".25", 265, 280)) == ["2922.25"]
+    (trimmed,) = _split_at_rules(Word("0.00", 512, 540, 160, 168), rules)
+    assert trimmed.text == "0.00" and trimmed.x1 <= 536.2
+    assert [w.text for w in _split_at_rules(Word("1000造", 229, 263, 570, 578), [Rule(257.8, 258.2, 200, 600)])] == [
+        "1000",
+        "造",
+    ]
+    assert _normalise("[30103奖金") == "[30103]奖金" and _normalise("[2012]7号") == "[2012]7号"
