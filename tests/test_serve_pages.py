@@ -212,6 +212,7 @@ HTML_TAG = re.compile(
     r"</?(?:a|abbr|br|button|code|details|div|form|h[1-6]|input|li|link|main|mark|nav|ol|option|p|rect|"
     r"script|section|select|span|strong|summary|svg|table|tbody|td|text|textarea|th|thead|title|tr|ul)[\s>/]"
 )
+REGEX_GROUP_NAME = re.compile(r"\(\?P<\w+>")  # `(?P<select>…` in a regular expression is not a tag
 
 
 def test_no_markup_is_built_in_python() -> None:
@@ -231,6 +232,6 @@ def test_no_markup_is_built_in_python() -> None:
         }
         for node in ast.walk(tree):
             text = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
-            if id(node) not in docstrings and HTML_TAG.search(text):
+            if id(node) not in docstrings and HTML_TAG.search(REGEX_GROUP_NAME.sub("", text)):
                 found.append(f"{path.name}:{node.lineno}: {node.value[:60]!r}")
     assert found == []
