@@ -54,10 +54,6 @@ from budgetkg.model import Document, InputError, PageText, Row, RowKind, Side, T
 BALANCED, FAILING, EMPTY, NOT_UNDERSTOOD = "balanced", "failing", "empty", "not-understood"
 
 
-#: The check name in reading.json of a finding of budgetkg/ocr.py's digit guard on a scanned page.
-OCR_GUARD = "ocr-digit-guard"
-
-
 class Check(StrEnum):
     """The arithmetic a table's reading must satisfy (names as written to reading.json)."""
 
@@ -68,6 +64,7 @@ class Check(StrEnum):
     SIDE_TOTAL = "side-total"  # two-sided tables: a side's total = Σ its lines since the last total
     INCOME_EXPENDITURE = "income-expenditure"  # 本年收入合计 = 本年支出合计, 收入总计 = 支出总计
     SAME_QUANTITY = "same-quantity"  # the same quantity printed in several tables agrees
+    OCR_DIGIT_GUARD = "ocr-digit-guard"  # budgetkg/ocr.py's guard: an OCR'd figure the arithmetic doubts (issue 15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +98,7 @@ class Failure:
         return out
 
     def text(self) -> str:
-        if self.check == OCR_GUARD:  # the guard's finding says it all: figure, page, box, candidate
+        if self.check == Check.OCR_DIGIT_GUARD:  # the guard's finding says it all: figure, page, box, candidate
             return f"{self.check}: {self.detail}"
         extra = f"; {self.detail}" if self.detail else ""
         return (
@@ -522,7 +519,8 @@ def check_document(
             count += cross[index].count
         # the OCR digit guard's findings (issue 15): a misreading of a scan, with page, box and candidate
         failures.extend(
-            Failure(OCR_GUARD, "", "", Decimal(0), Decimal(0), _page(table.pages), f) for f in table.ocr_findings
+            Failure(Check.OCR_DIGIT_GUARD, "", "", Decimal(0), Decimal(0), _page(table.pages), finding)
+            for finding in table.ocr_findings
         )
         count += len(table.ocr_findings)
         outside = unplaced.on(table.pages)

@@ -22,7 +22,7 @@ from budgetkg.ocr import OcrOptions, digit_guard, image_share, load_ocr_settings
 from budgetkg.pdf import read_pages
 from budgetkg.query import run_query
 from budgetkg.reader import read_document
-from budgetkg.reading import FAILING, OCR_GUARD, check_document
+from budgetkg.reading import FAILING, Check, check_document
 from tests.conftest import FIXTURES, load_script
 
 SAMPLE = FIXTURES / "gz-zwfwsjglj-2023-budget.pdf"
@@ -85,7 +85,7 @@ def test_scan_reads_the_tables_row_by_row(scan_document: Document, truth: Docume
     reading = check_document(scan_document)
     for table, status in zip(scan_document.tables, reading.tables, strict=True):
         assert not table.ocr_findings or status.status == FAILING
-        assert [f.detail for f in status.failures if f.check == OCR_GUARD] == list(table.ocr_findings)
+        assert [f.detail for f in status.failures if f.check == Check.OCR_DIGIT_GUARD] == list(table.ocr_findings)
 
 
 def test_every_ocr_amount_carries_engine_and_confidence(scan_build: tuple[Path, float]) -> None:
