@@ -195,8 +195,8 @@ def bench_sample(work: Path, repeats: int, profile: Path | None) -> None:
                 "floor",
                 floor,
                 ratio,
-                "≤ 1.5×",
-                ratio <= 1.5,
+                f"≤ {SAMPLE_BUILD_TARGET}×",
+                ratio <= SAMPLE_BUILD_TARGET,
                 f"median of {repeats}" + (f"; stages (s) of one build: {stages}" if jobs == 1 else ""),
             )
         )
@@ -211,6 +211,10 @@ def bench_sample(work: Path, repeats: int, profile: Path | None) -> None:
             profile.write_text(profiler.output_text(unicode=True, show_all=False), encoding="utf-8")
             say(f"  profile of an in-process build written to {profile}")
 
+
+#: What the full build of the sample may take, as a ratio to pdfplumber's character extraction
+#: of the same PDF (issue 16: "at most 1.0×").
+SAMPLE_BUILD_TARGET = 1.0
 
 #: What validating the sample may take (issue 16): its graph loaded and every shape checked.
 VALIDATION_TARGET = 0.3

@@ -386,8 +386,9 @@ class _Build:
         self.result.pages += doc.source.page_count
 
     def _validate_and_publish(self) -> ValidationReport | None:
-        """Validation in worker processes; meanwhile a thread of this process bulk-loads the
-        store (Oxigraph releases the GIL) and writes the whole-graph dumps."""
+        """Validation in worker processes; meanwhile a thread of this process sorts the graphs,
+        then writes the whole-graph dumps while another bulk-loads the store (Oxigraph
+        releases the GIL)."""
         from budgetkg.store import add_report, load_store
 
         t0 = time.perf_counter()
@@ -408,12 +409,23 @@ class _Build:
                 t = time.perf_counter()
                 nquads = self.tmp / "store.nq"
                 self.exporter.write_nquads(nquads)
+                loading = threading.Thread(target=load, args=(nquads, t), name="budgetkg-store", daemon=True)
+                loading.start()
+                t = time.perf_counter()
+                try:
+                    self.exporter.write_graph_dumps()
+                finally:
+                    self.timings["dumps"] = time.perf_counter() - t
+                    loading.join()
+            except BaseException as exc:
+                errors.append(exc)
+
+        def load(nquads: Path, t: float) -> None:
+            """The store, beside the dumps: Oxigraph's loader releases the GIL."""
+            try:
                 stores.append(load_store(self.tmp / "store", nquads))
                 nquads.unlink()
                 self.timings["store"] = time.perf_counter() - t
-                t = time.perf_counter()
-                self.exporter.write_graph_dumps()
-                self.timings["dumps"] = time.perf_counter() - t
             except BaseException as exc:
                 errors.append(exc)
 
