@@ -400,37 +400,42 @@ class _Build:
         stores: list[Any] = []
         errors: list[BaseException] = []
 
-        def publish() -> None:
-            try:
-                t = time.perf_counter()
-                for ds in self.datasets:  # sorted, and each document's Turtle written
-                    self.exporter.add(ds)
-                self.timings["sort"] = time.perf_counter() - t
-                t = time.perf_counter()
-                nquads = self.tmp / "store.nq"
-                self.exporter.write_nquads(nquads)
-                loading = threading.Thread(target=load, args=(nquads, t), name="budgetkg-store", daemon=True)
-                loading.start()
-                t = time.perf_counter()
+        def in_thread(name: str, fn: Callable[..., None], *args: Any) -> threading.Thread:
+            """fn(*args) in a started thread; its exception is kept in `errors`, raised after the join."""
+
+            def run() -> None:
                 try:
-                    self.exporter.write_graph_dumps()
-                finally:
-                    self.timings["dumps"] = time.perf_counter() - t
-                    loading.join()
-            except BaseException as exc:
-                errors.append(exc)
+                    fn(*args)
+                except BaseException as exc:
+                    errors.append(exc)
+
+            thread = threading.Thread(target=run, name=name, daemon=True)
+            thread.start()
+            return thread
+
+        def publish() -> None:
+            t = time.perf_counter()
+            for ds in self.datasets:  # sorted, and each document's Turtle written
+                self.exporter.add(ds)
+            self.timings["sort"] = time.perf_counter() - t
+            t = time.perf_counter()
+            nquads = self.tmp / "store.nq"
+            self.exporter.write_nquads(nquads)
+            loading = in_thread("budgetkg-store", load, nquads, t)
+            t = time.perf_counter()
+            try:
+                self.exporter.write_graph_dumps()
+            finally:
+                self.timings["dumps"] = time.perf_counter() - t
+                loading.join()
 
         def load(nquads: Path, t: float) -> None:
             """The store, beside the dumps: Oxigraph's loader releases the GIL."""
-            try:
-                stores.append(load_store(self.tmp / "store", nquads))
-                nquads.unlink()
-                self.timings["store"] = time.perf_counter() - t
-            except BaseException as exc:
-                errors.append(exc)
+            stores.append(load_store(self.tmp / "store", nquads))
+            nquads.unlink()
+            self.timings["store"] = time.perf_counter() - t
 
-        thread = threading.Thread(target=publish, name="budgetkg-publish", daemon=True)
-        thread.start()
+        thread = in_thread("budgetkg-publish", publish)
         report = None
         try:
             if pool is not None:
